@@ -1,0 +1,3 @@
+export * from './embedded-postgres.js';
+export * from './infra.js';
+export * from './process-shutdown.js';

@@ -1,0 +1,168 @@
+/**
+ * The services of the embedded fleet — one entry each. Adding a service = adding an entry: its env schema and
+ * port variable, its schema + migrations, its module factory, the API paths shown in the banner, and what it does
+ * once it listens (the ingest entry backfills the universe, then produces live bars).
+ */
+import type { Migration } from 'kysely';
+import type { DynamicModule, Type } from '@nestjs/common';
+import { sql } from 'kysely';
+import { timeframeMs, type Timeframe } from '@noctria/canonical-bar';
+import { subjects } from '@noctria/contracts';
+import { loadEnv, type Logger, type PlatformContext, type RunningService } from '@noctria/platform';
+import type { PolicySet } from '@noctria/policy';
+import {
+  buildIngestOptions,
+  createIngestModule,
+  ingestEnvSchema,
+  ingestMigrations,
+  INGEST_SCHEMA,
+  INGEST_SERVICE,
+  IngestRuntime,
+  universeSymbols,
+  type BackfillSummary,
+  type IngestEnv,
+} from '@noctria/ingest';
+import type { FleetEnv } from './config.js';
+import type { FleetMarketClock } from './market-clock.js';
+import type { StartupProgress } from './progress.js';
+
+type LoadedIngestEnv = ReturnType<typeof loadIngestEnv>;
+function loadIngestEnv(source: Record<string, string | undefined>) {
+  return loadEnv(ingestEnvSchema, { env: source });
+}
+
+export interface FleetOutput {
+  /** One stdout record: JSON line in NOCTRIA_OUTPUT=json, the human lines otherwise. */
+  record(event: string, data: Record<string, unknown>, human: string[]): void;
+  progress(task: string): StartupProgress;
+}
+
+export interface FleetContext {
+  fleet: FleetEnv;
+  policies: PolicySet;
+  clock: FleetMarketClock;
+  out: FleetOutput;
+  logger: Logger;
+  /** True once Ctrl-C/SIGTERM was received. */
+  stopping(): boolean;
+  /** Aborted at shutdown. */
+  signal: AbortSignal;
+}
+
+export interface FleetServiceEntry<E extends IngestEnv & { NOCTRIA_CONFIG_DIR: string; NOCTRIA_DATA_DIR: string; NOCTRIA_BUS_PREFIX: string } = LoadedIngestEnv> {
+  name: string;
+  /** Environment variable holding the HTTP port (named in the "port in use" error). */
+  portVariable: string;
+  loadEnv(source: Record<string, string | undefined>): E;
+  port(env: E): number;
+  schema?: string;
+  migrations?: Record<string, Migration>;
+  module(env: E, platform: PlatformContext, fleet: FleetContext): Type<unknown> | DynamicModule;
+  /** API entry points shown in the banner (relative to the service URL). */
+  apiPaths: string[];
+  /** Runs once the service listens (start-up jobs, background loops). */
+  afterStart?(running: RunningService, env: E, fleet: FleetContext): Promise<void>;
+}
+
+// ── ingest ─────────────────────────────────────────────────────────────────────────────────────────────────────
+
+export interface FleetBackfillReport {
+  run_id: string;
+  status: BackfillSummary['status'];
+  timeframe: Timeframe;
+  series: { symbol: string; from: string; to: string; resumed: boolean; stored_before: number; chunks: number; ok: boolean; error?: string }[];
+  /** Bars already stored for series resumed from their watermark: not fetched again. */
+  skipped_bars: number;
+  fetched_bars: number;
+  inserted_bars: number;
+  market_time: string;
+}
+
+async function backfillUniverse(rt: IngestRuntime, timeframe: Timeframe, symbols: string[], fleet: FleetContext): Promise<FleetBackfillReport> {
+  const before = new Map<string, { stored: number; resumed: boolean }>();
+  for (const symbol of symbols) {
+    const wm = await rt.pipeline.watermarks.get(symbol, timeframe);
+    const n = await sql<{ n: number }>`select count(*)::int as n from ingest.canonical_bars where symbol = ${symbol} and timeframe = ${timeframe}`.execute(rt.db);
+    before.set(symbol, { stored: n.rows[0]?.n ?? 0, resumed: wm !== undefined });
+  }
+  const progress = fleet.out.progress('backfill');
+  const { done } = await rt.backfill.start({ symbols, timeframes: [timeframe] }, (p) =>
+    progress.update(p.barsDone, p.barsTotal, `${p.symbol} ${p.timeframe}`, { run_id: p.runId, chunks_done: p.chunksDone, chunks_total: p.chunksTotal }),
+  );
+  let summary: BackfillSummary;
+  try {
+    summary = await done;
+  } finally {
+    progress.stop();
+  }
+  const series = summary.series.map((s) => {
+    const b = before.get(s.symbol) ?? { stored: 0, resumed: false };
+    return { symbol: s.symbol, from: new Date(s.fromMs).toISOString(), to: new Date(s.toMs).toISOString(), resumed: b.resumed, stored_before: b.stored, chunks: s.chunks, ok: s.ok, ...(s.error ? { error: s.error } : {}) };
+  });
+  return {
+    run_id: summary.runId,
+    status: summary.status,
+    timeframe,
+    series,
+    skipped_bars: series.reduce((a, s) => a + (s.resumed ? s.stored_before : 0), 0),
+    fetched_bars: summary.totals['fetched'] ?? 0,
+    inserted_bars: summary.totals['inserted'] ?? 0,
+    market_time: new Date(fleet.clock.now()).toISOString(),
+  };
+}
+
+export const ingestEntry: FleetServiceEntry = {
+  name: INGEST_SERVICE,
+  portVariable: 'INGEST_HTTP_PORT',
+  loadEnv: loadIngestEnv,
+  port: (env) => env.INGEST_HTTP_PORT,
+  schema: INGEST_SCHEMA,
+  migrations: ingestMigrations,
+  apiPaths: ['/ingest/watermarks', '/ingest/dq', '/ingest/quarantine', '/bars?symbol=XAUUSD&timeframe=1h', 'POST /ingest/backfill', 'POST /ingest/import'],
+  module(env, platform, fleet) {
+    const options = buildIngestOptions(env, platform);
+    const pipeline = fleet.policies.pipeline_policy.values;
+    // One market clock for the whole service: pipeline, live loop, relay lag metrics (see market-clock.ts).
+    options.now = () => Math.floor(fleet.clock.now());
+    if (fleet.fleet.NOCTRIA_BACKFILL_MONTHS !== undefined) options.settings.historyLookbackMonths = fleet.fleet.NOCTRIA_BACKFILL_MONTHS;
+    options.live = {
+      enabled: false, // started by afterStart, once the backfill is done
+      symbols: universeSymbols(fleet.policies.universe.values),
+      timeframes: [pipeline.timeframe_default as Timeframe],
+      pollMs: fleet.fleet.NOCTRIA_LIVE_POLL_MS,
+    };
+    return createIngestModule(options);
+  },
+  async afterStart(running, env, fleet) {
+    const rt = running.app.get(IngestRuntime, { strict: false });
+    const timeframe = fleet.policies.pipeline_policy.values.timeframe_default as Timeframe;
+    const symbols = universeSymbols(fleet.policies.universe.values);
+    const d = timeframeMs(timeframe);
+    const wms = await rt.pipeline.watermarks.list({ timeframe });
+    const newest = wms.filter((w) => symbols.includes(w.symbol)).reduce<number | undefined>((m, w) => Math.max(m ?? Number.NEGATIVE_INFINITY, w.last_ts.getTime() + d), undefined);
+    const start = fleet.clock.start(newest);
+    fleet.out.record(
+      'market_clock',
+      { market_time: new Date(start).toISOString(), speed: fleet.clock.speed, resumed_from_watermark: newest !== undefined && newest >= start, bar_every_ms: d / fleet.clock.speed },
+      [`market clock: ${new Date(start).toISOString()} (${newest !== undefined && newest >= start ? 'resumed after the newest stored bar' : 'wall clock'}), ${fleet.clock.speed}× real time — a ${timeframe} bar closes every ${(d / fleet.clock.speed / 1000).toFixed(d / fleet.clock.speed < 1000 ? 2 : 1)} s`],
+    );
+    if (fleet.fleet.NOCTRIA_BACKFILL && !fleet.stopping()) {
+      const r = await backfillUniverse(rt, timeframe, symbols, fleet);
+      fleet.out.record('backfill', { ...r }, [
+        `backfill ${r.status}: ${r.series.length} series (${timeframe}), ${r.skipped_bars} bars already stored (skipped, resumed from watermarks: ${r.series.filter((s) => s.resumed).length}), ${r.fetched_bars} fetched, ${r.inserted_bars} inserted`,
+        ...r.series.filter((s) => !s.ok).map((s) => `  ${s.symbol}: FAILED ${s.error}`),
+      ]);
+    }
+    if (fleet.fleet.NOCTRIA_LIVE && !fleet.stopping()) {
+      await rt.live.start();
+      const prefix = env.NOCTRIA_BUS_PREFIX === '' ? '' : `${env.NOCTRIA_BUS_PREFIX}.`;
+      const example = subjects(prefix).barClosed(timeframe, symbols[0] ?? 'XAUUSD');
+      fleet.out.record('live', { timeframe, symbols, subject_example: example, poll_ms: fleet.fleet.NOCTRIA_LIVE_POLL_MS }, [
+        `live: closed ${timeframe} bars of ${symbols.join(', ')} are published on ${example.replace(/\.[^.]+$/, '.<symbol>')}`,
+      ]);
+    }
+  },
+};
+
+/** Every service of the embedded fleet, in start order. */
+export const FLEET_SERVICES: FleetServiceEntry[] = [ingestEntry];

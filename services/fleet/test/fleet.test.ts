@@ -1,0 +1,199 @@
+/**
+ * The embedded fleet's process entry (`npm start` = dist/services/fleet/src/main.js), run as a child process:
+ * - cluster profile against a fresh test database (real NATS/Redis): /readyz 200, the start-up backfill, live
+ *   bars on md.bar.1h.<symbol>, SIGTERM → exit 0; a second start resumes from the watermarks (the backfill
+ *   summary says every series resumed right after its last stored bar, nothing stored is fetched again);
+ * - a busy port fails fast with a message naming INGEST_HTTP_PORT;
+ * - the embedded profile's real path once: embedded PostgreSQL, banner, Ctrl-C → exit 0, PostgreSQL stopped.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { sql } from 'kysely';
+import { consumerFor, decodeBarClosed, streamFor, subjects } from '@noctria/contracts';
+import { INGEST_SCHEMA, ingestMigrations, type IngestDB } from '@noctria/ingest';
+import { createDatabase, JetStreamBus, type BusMessage, type Database, type Subscription } from '@noctria/platform';
+import { createTestDatabase, isProcessAlive, natsUrl, redisUrl, uniquePrefix, waitFor, type TestDatabase } from '@noctria/testing';
+import { compileFleet, startFleetChild, type CompiledFleet, type FleetChild } from './support/child.js';
+
+const HOUR = 3_600_000;
+
+describe('fleet main (cluster profile)', () => {
+  let compiled: CompiledFleet;
+  let test: TestDatabase;
+  let database: Database<IngestDB>;
+  let bus: JetStreamBus;
+  let sub: Subscription | undefined;
+  const prefix = uniquePrefix('');
+  const received: BusMessage[] = [];
+  const children: FleetChild[] = [];
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    [compiled, test] = await Promise.all([compileFleet(), createTestDatabase({ schema: INGEST_SCHEMA, migrations: ingestMigrations })]);
+    database = createDatabase<IngestDB>({ connectionString: test.connectionString, schema: INGEST_SCHEMA, poolMax: 2 });
+    const nats = await natsUrl();
+    bus = await JetStreamBus.connect({ servers: nats, name: 'fleet-test' });
+    const p = `${prefix}.`;
+    await bus.ensureStreams([streamFor(p, 'MD')]);
+    sub = await bus.consume(consumerFor({ prefix: p, stream: 'MD', durable: `${prefix}_fleet`, filterSubjects: [subjects(p).barClosedFilter('1h')] }), async (m) => {
+      received.push(m);
+    }, { concurrency: 8 });
+    env = {
+      PATH: process.env['PATH'] ?? '',
+      DATABASE_URL: test.connectionString,
+      NATS_URL: nats,
+      REDIS_URL: await redisUrl(),
+      NOCTRIA_BUS_PREFIX: prefix,
+      NOCTRIA_DATA_DIR: mkdtempSync(join(tmpdir(), 'noctria-fleet-test-')),
+      NOCTRIA_CONFIG_DIR: resolve('configs'),
+      INGEST_HTTP_PORT: '0',
+      NOCTRIA_BACKFILL_MONTHS: '1',
+      NOCTRIA_OUTPUT: 'json',
+      NOCTRIA_LIVE_SPEED: '36000', // a 1h bar every 100 ms
+      NOCTRIA_LIVE_POLL_MS: '100',
+    };
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const c of children) if (c.child.pid && isProcessAlive(c.child.pid)) c.child.kill('SIGKILL');
+    await sub?.stop();
+    await bus?.close();
+    await database?.close();
+    await test?.drop();
+    await compiled?.remove();
+    if (env) rmSync(env['NOCTRIA_DATA_DIR']!, { recursive: true, force: true });
+  });
+
+  const watermarks = async () =>
+    new Map((await database.db.selectFrom('ingest.watermarks').select(['symbol', 'last_ts']).where('timeframe', '=', '1h').execute()).map((w) => [w.symbol, w.last_ts.getTime()]));
+  const storedCount = async (symbol: string) =>
+    (await sql<{ n: number }>`select count(*)::int as n from ingest.canonical_bars where symbol = ${symbol} and timeframe = '1h'`.execute(database.db)).rows[0]!.n;
+
+  async function stop(c: FleetChild, signal: NodeJS.Signals): Promise<void> {
+    c.child.kill(signal);
+    const { code, signal: by } = await c.exited;
+    expect({ code, by }).toEqual({ code: 0, by: null });
+    expect(c.stderr()).not.toMatch(/\n\s+at /);
+    expect(c.events().some((e) => e['event'] === 'stopping')).toBe(true);
+  }
+
+  it('starts, backfills, publishes live bars, stops on SIGTERM with exit 0, and resumes from the watermarks', async () => {
+    const first = startFleetChild(compiled.main, env);
+    children.push(first);
+    const ready = await first.waitForEvent('ready', 60_000);
+    const url = (ready['services'] as { name: string; url: string }[])[0]!.url;
+    await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutMs: 30_000, message: '/readyz 200' });
+    expect((await fetch(`${url}/openapi.json`)).status).toBe(200);
+
+    const b1 = await first.waitForEvent('backfill', 120_000);
+    const universe = ['AUDUSD', 'EURUSD', 'GBPUSD', 'NZDUSD', 'XAGUSD', 'XAUUSD'];
+    expect(b1).toMatchObject({ status: 'succeeded', timeframe: '1h', skipped_bars: 0 });
+    expect((b1['series'] as { symbol: string; resumed: boolean }[]).map((s) => [s.symbol, s.resumed])).toEqual(universe.map((s) => [s, false]));
+    expect(b1['fetched_bars'] as number).toBeGreaterThan(universe.length * 300);
+    await first.waitForEvent('live', 10_000);
+
+    // Live bars (Noctria-Live: 1) of the universe reach md.bar.1h.<symbol> on the test prefix.
+    const live = await waitFor(
+      () => {
+        const l = received.filter((m) => m.headers['Noctria-Live'] === '1');
+        return new Set(l.map((m) => decodeBarClosed(m.data).bar.symbol)).size === universe.length ? l : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 100, message: 'live bars of every symbol on the bus' },
+    );
+    for (const m of live.slice(0, 6)) expect(m.subject).toBe(`${prefix}.md.bar.1h.${decodeBarClosed(m.data).bar.symbol}`);
+    await stop(first, 'SIGTERM');
+
+    const wm1 = await watermarks();
+    const stored1 = new Map<string, number>();
+    for (const s of universe) stored1.set(s, await storedCount(s));
+
+    const second = startFleetChild(compiled.main, env);
+    children.push(second);
+    const clock = await second.waitForEvent('market_clock', 60_000);
+    const newest = Math.max(...wm1.values()) + HOUR;
+    // Market time continues after the newest stored bar (it ran ahead of the wall clock at 36000×).
+    expect(clock['resumed_from_watermark']).toBe(true);
+    expect(Date.parse(clock['market_time'] as string)).toBe(newest);
+    const b2 = await second.waitForEvent('backfill', 60_000);
+    const series = b2['series'] as { symbol: string; from: string; resumed: boolean; stored_before: number }[];
+    expect(series.map((s) => [s.symbol, s.resumed, s.stored_before, s.from])).toEqual(
+      universe.map((s) => [s, true, stored1.get(s), new Date(wm1.get(s)! + HOUR).toISOString()]),
+    );
+    expect(b2['skipped_bars']).toBe([...stored1.values()].reduce((a, n) => a + n, 0));
+    expect(b2['fetched_bars'] as number).toBeLessThan(b1['fetched_bars'] as number);
+    await second.waitForEvent('live', 10_000);
+    await stop(second, 'SIGTERM');
+    const dup = await sql<{ n: number }>`select count(*)::int as n from (select 1 from ingest.canonical_bars group by symbol, timeframe, ts_utc having count(*) > 1) d`.execute(database.db);
+    expect(dup.rows[0]!.n).toBe(0);
+  }, 300_000);
+
+  it('fails fast, naming INGEST_HTTP_PORT, when the port is taken', async () => {
+    const server: Server = createServer();
+    await new Promise<void>((r) => server.listen(0, '0.0.0.0', () => r()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const c = startFleetChild(compiled.main, { ...env, INGEST_HTTP_PORT: String(port) });
+      children.push(c);
+      const { code } = await c.exited;
+      expect(code).toBe(1);
+      expect(c.stderr()).toContain('OPS_RUNTIME_PORTBUSY');
+      expect(c.stderr()).toContain(`INGEST_HTTP_PORT=${port}`);
+      expect(c.stderr()).not.toMatch(/\n\s+at /);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }, 60_000);
+
+  it('refuses an invalid knob with the variable name and exit 78', async () => {
+    const c = startFleetChild(compiled.main, { ...env, NOCTRIA_LIVE_SPEED: 'fast' });
+    children.push(c);
+    const { code } = await c.exited;
+    expect(code).toBe(78);
+    expect(c.stderr()).toContain('ENV_INVALID NOCTRIA_LIVE_SPEED');
+  }, 60_000);
+});
+
+describe('npm start (embedded profile)', () => {
+  let compiled: CompiledFleet;
+  let child: FleetChild | undefined;
+  const dataDir = mkdtempSync(join(tmpdir(), 'noctria-fleet-embedded-'));
+
+  beforeAll(async () => {
+    compiled = await compileFleet();
+  }, 120_000);
+  afterAll(async () => {
+    if (child?.child.pid && isProcessAlive(child.child.pid)) child.child.kill('SIGKILL');
+    await compiled?.remove();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts the embedded PostgreSQL, prints the banner, and Ctrl-C stops everything with exit 0', async () => {
+    child = startFleetChild(compiled.main, {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '/tmp',
+      NOCTRIA_DATA_DIR: dataDir,
+      NOCTRIA_CONFIG_DIR: resolve('configs'),
+      INGEST_HTTP_PORT: '0',
+      NOCTRIA_BACKFILL_MONTHS: '1',
+    });
+    await child.waitForText('Ctrl-C to stop', 120_000);
+    const out = child.stdout();
+    expect(out).toContain('embedded profile');
+    for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/ingest/watermarks']) expect(out).toMatch(new RegExp(`http://127\\.0\\.0\\.1:\\d+${path.replace(/\//g, '\\/')}`));
+    expect(out).toContain(`data dir ${dataDir}`);
+    const readyz = /ready\s+(http:\/\/\S+)/.exec(out)![1]!;
+    await waitFor(async () => (await fetch(readyz)).status === 200, { timeoutMs: 30_000, message: '/readyz 200' });
+    const postmaster = Number(readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    expect(isProcessAlive(postmaster)).toBe(true);
+
+    child.child.kill('SIGINT');
+    const { code, signal } = await child.exited;
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(child.stderr()).not.toMatch(/\n\s+at /);
+    await waitFor(() => !isProcessAlive(postmaster), { timeoutMs: 10_000, message: 'embedded postgres stopped' });
+    expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  }, 240_000);
+});

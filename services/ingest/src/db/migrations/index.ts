@@ -1,0 +1,9 @@
+import type { Migration } from 'kysely';
+import * as initial from './20250601000000-initial.js';
+
+/** Every ingest migration by name; the name order is the apply order. */
+export const ingestMigrations: Record<string, Migration> = {
+  '20250601000000-initial': initial,
+};
+
+export const INGEST_SCHEMA = 'ingest';

@@ -1,0 +1,16 @@
+export * from './market-data-provider.port.js';
+export * from './errors.js';
+export * from './source-config.js';
+export { TwelveDataProvider, TWELVEDATA_INTERVALS, TWELVEDATA_MAX_OUTPUTSIZE, TWELVEDATA_PROVIDER_VERSION, parseTwelveDataDatetime, formatTwelveDataDate } from './twelvedata/twelvedata.provider.js';
+export type { TwelveDataProviderOptions } from './twelvedata/twelvedata.provider.js';
+export { TwelveDataSymbolMap } from './twelvedata/symbol-map.js';
+export { TWELVEDATA_HEARTBEAT_INTERVAL_MS } from './twelvedata/quote-stream.js';
+export type { QuoteStreamOptions, SubscribeStatus } from './twelvedata/quote-stream.js';
+export * from './files/bar-file-parser.js';
+export * from './files/file.provider.js';
+export * from './files/timezone.js';
+export * from './synthetic/synthetic.provider.js';
+export * from './synthetic/clock.js';
+export * from './resilience/resilient.provider.js';
+export * from './resilience/failover-router.js';
+export * from './resilience/token-bucket.js';
