@@ -108,8 +108,6 @@ export async function run(): Promise<Record<string, unknown>> {
     await reset('ingest.bars_raw');
     const raw = await timed('raw COPY into an unindexed table (reference)', () => copyRaw(d.pool, { schema: 'ingest', table: 'bars_raw', columns: COLUMNS, rows: copyRows(n) }));
     await reset('ingest.canonical_bars');
-    const upsert2k = await timed('pipeline upsert (unnest, 2000-bar chunks, partitioned)', pipelineStore(2000));
-    await reset('ingest.canonical_bars');
     const upsert10k = await timed('pipeline upsert (unnest, 10000-bar chunks, partitioned)', pipelineStore(10_000));
     const reingest = await timed('pipeline upsert re-ingest of the same rows (all duplicates, 10000-bar chunks)', pipelineStore(10_000));
     await reset('ingest.canonical_bars');
@@ -119,7 +117,6 @@ export async function run(): Promise<Record<string, unknown>> {
     );
     const ratio = (m: { rowsPerSecond: number }) => Number((m.rowsPerSecond / raw.rowsPerSecond).toFixed(3));
     out['reference_rawCopy'] = { seconds: raw.seconds, rowsPerSecond: raw.rowsPerSecond };
-    out['pipelineUpsert_2000'] = { ...upsert2k, ratioToRawCopy: ratio(upsert2k) };
     out['pipelineUpsert_10000'] = { ...upsert10k, ratioToRawCopy: ratio(upsert10k) };
     out['pipelineUpsert_reingest_10000'] = { ...reingest, ratioToRawCopy: ratio(reingest) };
     out['copyInto_staging'] = { ...staged, ratioToRawCopy: ratio(staged), note: 'no revised/conflict flags, no per-row written set (outbox)' };
