@@ -23,6 +23,8 @@ export default {
     project('libs', ['<rootDir>/libs']),
     project('services', ['<rootDir>/services']),
     project('e2e', ['<rootDir>/e2e']),
+    // Helm chart, Dockerfile, Prometheus rules, Grafana dashboards and docs checks (deploy/test).
+    project('deploy', ['<rootDir>/deploy']),
   ].map((p) => ({ ...p, rootDir: '.' })),
   testTimeout: 60_000,
 };

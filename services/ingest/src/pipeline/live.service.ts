@@ -83,13 +83,7 @@ export class LiveService {
       } catch (err) {
         if (!signal.aborted) reportError(err, { logger: this.deps.logger, registry: this.deps.registry, fallbackId: INGEST_ERROR.FETCH, context: { event: 'live_tick_failed', ingest_run_id: runId } });
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.deps.pollMs ?? 1000);
-        signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
-      });
+      await pollDelay(this.deps.pollMs ?? 1000, signal);
     }
   }
 
@@ -186,4 +180,20 @@ export class LiveService {
     });
     return { subject: subjects(this.deps.busPrefix).barStale(timeframe, symbol), msgId, payload, headers: envelopeHeaders(envelope) };
   }
+}
+
+/** Waits `ms` or until `signal` aborts; the abort listener is removed either way (the loop runs for days). */
+function pollDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
