@@ -5,3 +5,4 @@ export * from './template-db.js';
 export * from './wait.js';
 export * from './net.js';
 export * from './processes.js';
+export * from './compile.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ENV_EXIT_CODE, baseEnvSchema, loadEnv, type EnvProblem } from '../../src/config/index.js';
 import { NoctriaError } from '../../src/errors/index.js';
-import { compileLibs } from '../runtime/compile-libs.js';
+import { compileForChild } from '@noctria/testing';
 
 const CLUSTER = {
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/noctria',
@@ -114,7 +114,7 @@ describe('loadEnv exit path (child process)', () => {
   let script: string;
 
   beforeAll(async () => {
-    outRoot = await compileLibs({ platform: ['config', 'errors'] });
+    outRoot = (await compileForChild(['libs/platform/src/config', 'libs/platform/src/errors'])).root;
     script = path.join(outRoot, 'load-env-main.mjs');
     writeFileSync(
       script,

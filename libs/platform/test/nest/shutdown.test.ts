@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { createInterface } from 'node:readline';
-import { compileLibs } from '../runtime/compile-libs.js';
+import { compileForChild } from '@noctria/testing';
 import { ShutdownCoordinator } from '../../src/nest/shutdown-coordinator.js';
 import { createLogger } from '../../src/logging/index.js';
 import type { Bus } from '../../src/bus/index.js';
@@ -36,7 +36,7 @@ describe('graceful shutdown of a bootstrapped service (child process, SIGTERM)',
 
   beforeAll(async () => {
     await admin(ADMIN_URL, `create database ${dbName}`);
-    outRoot = await compileLibs({ platform: 'all', contracts: 'all' }, ['libs/platform/test/nest/fixtures/shutdown-service.ts']);
+    outRoot = (await compileForChild(['libs/platform/src', 'libs/contracts/src', 'libs/platform/test/nest/fixtures/shutdown-service.ts'])).root;
   }, 120_000);
 
   afterAll(async () => {

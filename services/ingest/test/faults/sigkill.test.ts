@@ -10,10 +10,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countExpectedBars } from '@noctria/canonical-bar';
-import { isProcessAlive, natsUrl, redisUrl, uniquePrefix, waitFor } from '@noctria/testing';
+import { compileForChild, isProcessAlive, natsUrl, redisUrl, uniquePrefix, waitFor, type CompiledSources } from '@noctria/testing';
 import { openTestDb, type TestDb } from '../helpers/harness.js';
 import { canonicalRows, duplicateKeys, expectedBusKeys, readBarStream, storedBarCount, watermarks } from './support/compare.js';
-import { compileForChild, type Compiled } from './support/compile.js';
 
 const FIXTURE = 'services/ingest/test/faults/fixtures/backfill-child.ts';
 const SYMBOLS = ['EURUSD', 'GBPUSD', 'XAGUSD', 'XAUUSD'];
@@ -27,7 +26,7 @@ interface ChildRun {
 }
 
 describe('fault: SIGKILL mid-backfill', () => {
-  let compiled: Compiled;
+  let compiled: CompiledSources;
   let ref: TestDb;
   let victim: TestDb;
   const refPrefix = uniquePrefix('.');
@@ -37,7 +36,7 @@ describe('fault: SIGKILL mid-backfill', () => {
 
   beforeAll(async () => {
     [compiled, ref, victim] = await Promise.all([
-      compileForChild({ libs: ['canonical-bar', 'contracts', 'platform', 'policy'], dirs: ['services/ingest/src'], files: [FIXTURE] }),
+      compileForChild(['libs/canonical-bar/src', 'libs/contracts/src', 'libs/platform/src', 'libs/policy/src', 'services/ingest/src', FIXTURE]),
       openTestDb(),
       openTestDb(),
     ]);
