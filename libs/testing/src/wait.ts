@@ -3,8 +3,8 @@ export interface WaitForOptions {
   timeoutMs?: number;
   /** Pause between polls (default 25 ms). */
   intervalMs?: number;
-  /** What is being waited for, used in the timeout error. */
-  message?: string;
+  /** What is being waited for, used in the timeout error; a function is evaluated only on timeout (late diagnostics). */
+  message?: string | (() => string);
 }
 
 /**
@@ -31,7 +31,7 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitF
     if (Date.now() >= deadline) break;
     await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
   }
-  const what = options.message ?? 'condition';
+  const what = (typeof options.message === 'function' ? options.message() : options.message) ?? 'condition';
   const detail =
     lastError !== undefined
       ? `last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`

@@ -5,15 +5,8 @@ import { NoctriaError, reportError, type BusMessage, type ShutdownCoordinator } 
 import { INGEST_ERROR } from '../errors.js';
 import { fail, ok } from '../http/api-response.js';
 import type { IngestRuntime } from '../ingest.runtime.js';
-import { backfillBodySchema, toBackfillRequest } from '../http/schemas.js';
+import { backfillBodySchema, exportBodySchema, exportReply, toBackfillRequest, toExportRequest } from '../http/schemas.js';
 
-const exportSchema = z.object({
-  symbol: z.string().regex(/^[A-Z0-9]{1,32}$/),
-  timeframe: z.enum(['1m', '5m', '15m', '1h', '4h', '1d']),
-  from: z.string().datetime(),
-  to: z.string().datetime(),
-  exclude_quarantined: z.boolean().optional(),
-});
 const statusSchema = z.object({ run_id: z.string().min(1).max(100) });
 const filterSchema = z.object({ symbol: z.string().optional(), timeframe: z.string().optional() }).default({});
 
@@ -22,8 +15,9 @@ const dec = new TextDecoder();
 
 /**
  * `rpc.ingest.*` request/reply (JSON in the ApiResponse wrapper): backfill (starts a run, replies with its id),
- * status (a run), watermarks, quarantine, export (writes a parquet artefact, replies with its reference and
- * sha256). A bad request is answered with an error, never crashes the handler.
+ * status (a run), watermarks, quarantine, export (writes the partition layout under the artefact root, replies with
+ * the manifest reference and sha256 — see ExportService). A bad request is answered with an error, never crashes
+ * the handler.
  */
 export async function registerRpcHandlers(rt: IngestRuntime, shutdown: ShutdownCoordinator, prefix: string): Promise<void> {
   const s = subjects(prefix);
@@ -57,15 +51,5 @@ export async function registerRpcHandlers(rt: IngestRuntime, shutdown: ShutdownC
   });
   await handle('watermarks', async (body) => rt.pipeline.watermarks.list(filterSchema.parse(body)));
   await handle('quarantine', async (body) => rt.quarantine.list({ ...filterSchema.parse(body), activeOnly: true }));
-  await handle('export', async (body) => {
-    const r = exportSchema.parse(body);
-    const res = await rt.exports.export({
-      symbol: r.symbol,
-      timeframe: r.timeframe,
-      fromMs: Date.parse(r.from),
-      toMs: Date.parse(r.to),
-      ...(r.exclude_quarantined !== undefined ? { excludeQuarantined: r.exclude_quarantined } : {}),
-    });
-    return { ref: res.ref, sha256: res.sha256, rows: res.rows, excluded_months: res.excludedMonths, meta_ref: res.metaRef, quarantine_ref: res.quarantineRef };
-  });
+  await handle('export', async (body) => exportReply(await rt.exports.export(toExportRequest(exportBodySchema.parse(body)))));
 }
