@@ -296,10 +296,10 @@ describe('noctria chart', () => {
     expect(byKind(forced, 'PrometheusRule')).toHaveLength(1);
   });
 
-  it('retention CronJob (opt-in) runs daily in UTC, never concurrently, with the service env', async () => {
-    expect(byKind(objects, 'CronJob')).toEqual([]);
-    const on = await render(['--set', 'services.ingest.retention.enabled=true']);
-    const cj = byKind(on, 'CronJob')[0]!;
+  it('retention CronJob (on by default) runs the one-shot entry daily in UTC, never concurrently, with the service env', async () => {
+    expect(byKind(await render(['--set', 'services.ingest.retention.enabled=false']), 'CronJob')).toEqual([]);
+    const cj = byKind(objects, 'CronJob')[0]!;
+    expect(container(cj).command).toEqual(['node', 'dist/services/ingest/src/retention.js']);
     expect(cj.spec.schedule).toBe('30 3 * * *');
     expect(cj.spec.timeZone).toBe('Etc/UTC');
     expect(cj.spec.concurrencyPolicy).toBe('Forbid');

@@ -1,5 +1,6 @@
 /** Argument validation shared by the commands: every problem is a `UI_CLI_ARGS` error naming the option. */
 import { isTimeframe, TIMEFRAME_MS, type Timeframe } from '@noctria/canonical-bar';
+import { parseTimeZoneSpec, type BrokerTimeZone } from '@noctria/ingest';
 import { argsError } from './io.js';
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -55,19 +56,11 @@ export function assertRange(fromMs: number, toMs: number): void {
   if (!(fromMs < toMs)) throw argsError(`--from (${new Date(fromMs).toISOString()}) must be before --to (${new Date(toMs).toISOString()})`, { from: fromMs, to: toMs });
 }
 
-/** A time zone for `--tz`: UTC, a fixed offset (+02:00) or an IANA name known to this Node. */
-export function parseTimeZone(value: string): string | { offsetMinutes: number } {
-  if (value === 'UTC' || value === 'Z') return 'UTC';
-  const off = /^([+-])(\d{2}):?(\d{2})$/.exec(value);
-  if (off) {
-    const minutes = Number(off[2]) * 60 + Number(off[3]);
-    if (minutes > 14 * 60) throw argsError(`--tz offset ${value} is out of range`, { option: '--tz', value });
-    return { offsetMinutes: off[1] === '-' ? -minutes : minutes };
-  }
+/** A time zone for `--tz`: UTC, a fixed offset (+02:00) or an IANA name known to this Node (the ImportService's parser). */
+export function parseTimeZone(value: string): BrokerTimeZone {
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: value });
-    return value;
-  } catch {
-    throw argsError(`--tz must be UTC, an offset like +02:00, or an IANA zone like Europe/Athens; got ${JSON.stringify(value)}`, { option: '--tz', value });
+    return parseTimeZoneSpec(value);
+  } catch (err) {
+    throw argsError(`--tz: ${(err as Error).message}`, { option: '--tz', value });
   }
 }

@@ -11,7 +11,7 @@ import { timeframeMs, type Timeframe } from '@noctria/canonical-bar';
 import { classifyBarFileName } from '@noctria/ingest';
 import { NoctriaError } from '@noctria/platform';
 import { assertRange, parseChoice, parseDateOption, parseIntOption, parseSymbols, parseTimeframeOption, parseTimeZone } from './args.js';
-import { exportBars } from './commands/bars-export.js';
+import { exportBars, humanExport } from './commands/bars-export.js';
 import { reportDemoData, writeDemoData } from './commands/demo-data.js';
 import { humanBackfill, runBackfill } from './commands/ingest-backfill.js';
 import { humanImport, importBarFile, type ImportFileResult, type ImportFormat } from './commands/ingest-import.js';
@@ -237,34 +237,20 @@ export function buildProgram(state: State): Command {
       const { policies } = policiesFor(cmd, state);
       const pipeline = policies.pipeline_policy.values;
       const timeframe = parseTimeframeOption(opts.timeframe ?? pipeline.timeframe_default, pipeline.timeframe_allowed);
-      let fromMs = opts.from !== undefined ? parseDateOption(opts.from, '--from') : undefined;
-      let toMs = opts.to !== undefined ? parseDateOption(opts.to, '--to') : undefined;
+      const fromMs = opts.from !== undefined ? parseDateOption(opts.from, '--from') : undefined;
+      const toMs = opts.to !== undefined ? parseDateOption(opts.to, '--to') : undefined;
       if (fromMs !== undefined && toMs !== undefined) assertRange(fromMs, toMs);
       await withIngest(cmd, state, {}, async (ctx, out) => {
-        if (fromMs === undefined || toMs === undefined) {
-          const span = await ctx.runtime.db
-            .selectFrom('ingest.canonical_bars')
-            .select((eb) => [eb.fn.min('ts_utc').as('first'), eb.fn.max('ts_utc').as('last')])
-            .where('symbol', '=', symbol)
-            .where('timeframe', '=', timeframe)
-            .executeTakeFirst();
-          const first = span?.first ? new Date(span.first as Date).getTime() : undefined;
-          const last = span?.last ? new Date(span.last as Date).getTime() : undefined;
-          if (first === undefined || last === undefined) throw new CliError(CLI_ERROR.ARGS, `no stored ${symbol} ${timeframe} bars to export (run noctria ingest backfill or import first)`, EXIT.FAILED);
-          fromMs ??= first;
-          toMs ??= last + timeframeMs(timeframe);
-          assertRange(fromMs, toMs);
-        }
         const report = await exportBars(
           ctx.runtime,
           pipeline,
-          { symbol, timeframe, fromMs, toMs: toMs as number, format, outDir: opts.out, excludeQuarantined: opts.excludeQuarantined === true },
+          { symbol, timeframe, ...(fromMs !== undefined ? { fromMs } : {}), ...(toMs !== undefined ? { toMs } : {}), format, outDir: opts.out, excludeQuarantined: opts.excludeQuarantined === true },
           new Progress(io.stderr, 'export'),
         );
-        for (const m of report.months) {
-          out.record('export_month', { symbol, timeframe, ...m }, `  ${m.dir}: ${m.files} file(s), ${m.bars} bars${m.quarantined ? ` — QUARANTINED${m.excluded ? ' (bars excluded)' : ''}` : ''}`);
-        }
-        out.record('export', { ...report, months: report.months.length }, `exported ${report.bars} ${symbol} ${timeframe} bars into ${report.files} ${format} file(s) under ${report.root}`);
+        const lines = humanExport(report);
+        for (const [i, m] of report.months.entries()) out.record('export_month', { symbol, timeframe, ...m }, [lines[i]!]);
+        const { manifest: _manifest, months, ...summary } = report;
+        out.record('export', { ...summary, months: months.length }, lines.slice(report.months.length));
       });
     });
 

@@ -14,8 +14,32 @@ export { OutboxRelay } from './pipeline/outbox-relay.js';
 export { QuarantineService } from './pipeline/quarantine.service.js';
 export { RetentionService, retentionSettingsFromPolicies, type RetentionSettings, type RetentionResult } from './pipeline/retention.service.js';
 export { LiveService } from './pipeline/live.service.js';
-export { ExportService } from './pipeline/export.service.js';
-export { ImportService } from './pipeline/import.service.js';
+export {
+  ExportService,
+  windowParamsFromPolicy,
+  partitionDir,
+  dayFileName,
+  EXPORT_COLUMNS,
+  type ExportFormat,
+  type ExportRequest,
+  type ExportResult,
+  type ExportManifest,
+  type ExportedFile,
+  type MetaFileEntry,
+  type MonthMeta,
+  type MonthReport,
+  type WindowParams,
+} from './pipeline/export.service.js';
+export {
+  ImportService,
+  columnsFromHeader,
+  parseTimeZoneSpec,
+  IMPORT_CHUNK_BARS,
+  type ImportFormat,
+  type ImportRequest,
+  type ImportSummary,
+  type ImportRejectedRow,
+} from './pipeline/import.service.js';
 export { settingsFromPolicies, universeSymbols, type IngestSettings } from './pipeline/settings.js';
 export { createIngestMetrics, type IngestMetrics } from './telemetry.js';
 export { INGEST_ERROR } from './errors.js';

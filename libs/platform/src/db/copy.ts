@@ -127,7 +127,7 @@ function copyStatement(target: string, columns: readonly string[], format: CopyF
   return format === 'text' ? `COPY ${target} (${cols}) FROM STDIN` : `COPY ${target} (${cols}) FROM STDIN WITH (FORMAT csv)`;
 }
 
-async function streamCopy(client: pg.PoolClient, statement: string, chunks: AsyncGenerator<string>): Promise<number> {
+async function streamCopy(client: pg.PoolClient | pg.Client, statement: string, chunks: AsyncGenerator<string>): Promise<number> {
   const stream = client.query(copyStreams.from(statement));
   await pipeline(Readable.from(chunks, { objectMode: false }), stream);
   return stream.rowCount;
@@ -156,12 +156,26 @@ export interface CopyIntoOptions extends CopyRawOptions {
 
 /** Straight `COPY ... FROM STDIN` into a table in one transaction; returns the number of rows copied. */
 export async function copyRaw(pool: pg.Pool, options: CopyRawOptions): Promise<number> {
+  return inTransaction(pool, options, (client) => copyRowsWithClient(client, options));
+}
+
+export interface CopyRowsOptions extends CopyRawOptions {
+  /** Name of an extra last column that receives each row's 0-based ordinal (e.g. a staging table's order column). */
+  ordinalColumn?: string;
+}
+
+/**
+ * `COPY ... FROM STDIN` of `rows` on `client`, in whatever transaction the client is in (e.g. the one of
+ * `withClientTransaction`, so a COPY into a `TEMP … ON COMMIT DROP` staging table commits with the rest).
+ * Values are encoded as `encodeCopyValue` describes; a bad value (`DATA_STORAGE_BADVALUE`) aborts the COPY
+ * (and so the caller's transaction). Returns the number of rows copied.
+ */
+export async function copyRowsWithClient(client: pg.PoolClient | pg.Client, options: CopyRowsOptions): Promise<number> {
   const format = options.format ?? 'text';
   const target = qualifiedName(options.schema, options.table);
-  return inTransaction(pool, options, async (client) => {
-    const counter = { rows: 0 };
-    return streamCopy(client, copyStatement(target, options.columns, format), copyChunks(options.rows, options.columns, format, options, false, counter));
-  });
+  const columns = options.ordinalColumn === undefined ? options.columns : [...options.columns, options.ordinalColumn];
+  const counter = { rows: 0 };
+  return streamCopy(client, copyStatement(target, columns, format), copyChunks(options.rows, options.columns, format, options, options.ordinalColumn !== undefined, counter));
 }
 
 function isConnectionLost(e: unknown): boolean {
@@ -214,12 +228,10 @@ async function inTransaction<T>(pool: pg.Pool, options: CopyRawOptions, body: (c
  * safe. Inserted and updated rows are told apart with the `xmax = 0` test on the RETURNING rows.
  */
 export async function copyInto(pool: pg.Pool, options: CopyIntoOptions): Promise<BulkWriteResult> {
-  const format = options.format ?? 'text';
   const columns = options.columns;
   if (columns.length === 0) throw new DataStorageError('DATA_STORAGE_CONFIG', 'columns must not be empty');
   const target = qualifiedName(options.schema, options.table);
   const conflict = resolveConflict(columns, options.onConflict);
-  const counter = { rows: 0 };
 
   if (!conflict) {
     const n = await copyRaw(pool, options);
@@ -229,11 +241,9 @@ export async function copyInto(pool: pg.Pool, options: CopyIntoOptions): Promise
   const ord = '__noctria_ord';
   const cols = columns.map((c) => quoteIdent(c, 'column'));
   const key = conflict.key.map((k) => quoteIdent(k));
-  const suffix = randomBytes(6).toString('hex');
-  const staging =
-    options.staging === 'unlogged'
-      ? qualifiedName(options.schema, `__noctria_stage_${suffix}`)
-      : quoteIdent(`__noctria_stage_${suffix}`);
+  const stagingTable = `__noctria_stage_${randomBytes(6).toString('hex')}`;
+  const stagingSchema = options.staging === 'unlogged' ? options.schema : undefined;
+  const staging = qualifiedName(stagingSchema, stagingTable);
 
   return inTransaction(pool, options, async (client) => {
     await client.query(`SET LOCAL work_mem = '${(options.workMem ?? '64MB').replace(/[^0-9A-Za-z]/g, '')}'`);
@@ -242,11 +252,13 @@ export async function copyInto(pool: pg.Pool, options: CopyIntoOptions): Promise
         ? `CREATE UNLOGGED TABLE ${staging} AS SELECT ${cols.join(', ')}, 0::int8 AS ${ord} FROM ${target} WITH NO DATA`
         : `CREATE TEMP TABLE ${staging} ON COMMIT DROP AS SELECT ${cols.join(', ')}, 0::int8 AS ${ord} FROM ${target} WITH NO DATA`;
     await client.query(create);
-    const staged = await streamCopy(
-      client,
-      copyStatement(staging, [...columns, ord], format),
-      copyChunks(options.rows, columns, format, options, true, counter),
-    );
+    const { schema: _schema, ...rest } = options;
+    const staged = await copyRowsWithClient(client, {
+      ...rest,
+      ...(stagingSchema === undefined ? {} : { schema: stagingSchema }),
+      table: stagingTable,
+      ordinalColumn: ord,
+    });
 
     // In-call duplicates: keep the row with the highest ordinal of each key.
     const dedupe = await client.query<{ n: number }>(

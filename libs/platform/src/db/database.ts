@@ -157,9 +157,23 @@ export function createPool(options: CreateDatabaseOptions): pg.Pool {
   return pool;
 }
 
+/** The pool (and plugins) behind each Kysely instance built by `createDatabase`, for `poolOf`. */
+const pools = new WeakMap<object, { pool: pg.Pool; plugins: KyselyPlugin[] }>();
+
+/**
+ * The pg pool under a Kysely instance built by `createDatabase` (undefined for any other instance, including
+ * transactions and `withPlugin`/`withSchema` derivatives): for work that needs a raw client on the same pool,
+ * e.g. `withClientTransaction(poolOf(db), …)` to COPY inside a transaction.
+ */
+export function poolOf(db: Kysely<unknown>): { pool: pg.Pool; plugins: KyselyPlugin[] } | undefined {
+  return pools.get(db);
+}
+
 export function createDatabase<DB>(options: CreateDatabaseOptions): Database<DB> {
   const pool = createPool(options);
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: options.plugins ?? [] });
+  const plugins = options.plugins ?? [];
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins });
+  pools.set(db, { pool, plugins });
   let closing: Promise<void> | undefined;
   return {
     db,

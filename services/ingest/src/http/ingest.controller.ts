@@ -8,7 +8,20 @@ import { IngestRuntime } from '../ingest.runtime.js';
 import { rowToBar } from '../repositories/bars.repository.js';
 import { DqRepository } from '../repositories/dq.repository.js';
 import { ApiResponseDto, fail, ok, requestId } from './api-response.js';
-import { BackfillBodyDto, ImportBodyDto, backfillBodySchema, barsQuerySchema, importBodySchema, toBackfillRequest } from './schemas.js';
+import {
+  BackfillBodyDto,
+  ExportBodyDto,
+  ImportBodyDto,
+  backfillBodySchema,
+  barsQuerySchema,
+  exportBodySchema,
+  exportReply,
+  importBodySchema,
+  importReply,
+  toBackfillRequest,
+  toExportRequest,
+  toImportRequest,
+} from './schemas.js';
 
 const STATUS: Record<string, number> = { [INGEST_ERROR.BAD_REQUEST]: 400, [INGEST_ERROR.NOT_FOUND]: 404, [INGEST_ERROR.IMPORT]: 422 };
 
@@ -104,15 +117,18 @@ export class IngestController {
   @ApiOkResponse({ type: ApiResponseDto })
   async import(@Body() body: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     await respond(this.rt, req, reply, async () => {
-      const b = importBodySchema.parse(body ?? {});
-      return this.rt.imports.importFile({
-        path: b.path,
-        ...(b.symbol ? { symbol: b.symbol } : {}),
-        ...(b.timeframe ? { timeframe: b.timeframe } : {}),
-        ...(b.format ? { format: b.format } : {}),
-        ...(b.source_id ? { sourceId: b.source_id } : {}),
-      });
+      return importReply(await this.rt.imports.importFile(toImportRequest(importBodySchema.parse(body ?? {}))));
     });
+  }
+
+  @Post('ingest/export')
+  @ApiOperation({
+    summary: 'Export one series in the partition layout {tf}/{symbol}/{YYYY}/{YYYY-MM}/{symbol}_{YYYY-MM-DD}.{parquet|csv} (+ __meta.json, __quarantine.json) under the artefact root; replies with the manifest reference and sha256',
+  })
+  @ApiBody({ type: ExportBodyDto })
+  @ApiOkResponse({ type: ApiResponseDto })
+  async export(@Body() body: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    await respond(this.rt, req, reply, async () => exportReply(await this.rt.exports.export(toExportRequest(exportBodySchema.parse(body ?? {})))));
   }
 
   @Get('bars')

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Timeframe } from '@noctria/canonical-bar';
 import type { BackfillRequest } from '../pipeline/backfill.service.js';
 import type { ExportRequest, ExportResult } from '../pipeline/export.service.js';
+import { parseTimeZoneSpec, type ImportRequest, type ImportSummary } from '../pipeline/import.service.js';
 
 const timeframe = z.enum(['1m', '5m', '15m', '1h', '4h', '1d']);
 const symbol = z.string().regex(/^[A-Z0-9]{1,32}$/, 'canonical symbol (A-Z0-9)');
@@ -27,13 +28,60 @@ export function toBackfillRequest(b: z.output<typeof backfillBodySchema>): Backf
   };
 }
 
+const column = z.string().min(1).max(64);
 export const importBodySchema = z.object({
   path: z.string().min(1),
   symbol: symbol.optional(),
   timeframe: timeframe.optional(),
   format: z.enum(['auto', 'mt5', 'histdata', 'csv']).optional(),
   source_id: z.string().regex(/^[a-z0-9_-]{1,64}$/).optional(),
+  /** Wall-clock zone of the file: UTC, +02:00, or an IANA zone. */
+  time_zone: z.string().min(1).max(64).optional(),
+  /** Generic CSV column mapping (default: derived from the header). */
+  columns: z
+    .object({
+      ts: column.optional(),
+      date: column.optional(),
+      time: column.optional(),
+      open: column,
+      high: column,
+      low: column,
+      close: column,
+      volume: column.optional(),
+      ts_format: z.string().min(1).max(64).optional(),
+      delimiter: z.string().min(1).max(4).optional(),
+    })
+    .refine((c) => c.ts !== undefined || c.date !== undefined, 'a ts column or a date (+ time) column is needed')
+    .optional(),
 });
+
+export function toImportRequest(b: z.output<typeof importBodySchema>): ImportRequest {
+  const c = b.columns;
+  return {
+    path: b.path,
+    ...(b.symbol ? { symbol: b.symbol } : {}),
+    ...(b.timeframe ? { timeframe: b.timeframe } : {}),
+    ...(b.format ? { format: b.format } : {}),
+    ...(b.source_id ? { sourceId: b.source_id } : {}),
+    ...(b.time_zone ? { timeZone: parseTimeZoneSpec(b.time_zone) } : {}),
+    ...(c
+      ? {
+          columns: {
+            open: c.open,
+            high: c.high,
+            low: c.low,
+            close: c.close,
+            ...(c.ts ? { ts: c.ts } : {}),
+            ...(c.date ? { date: c.date } : {}),
+            ...(c.time ? { time: c.time } : {}),
+            ...(c.volume ? { volume: c.volume } : {}),
+            ...(c.ts_format ? { tsFormat: c.ts_format } : {}),
+            ...(c.delimiter ? { delimiter: c.delimiter } : {}),
+          },
+        }
+      : {}),
+  };
+}
 
 /** Export of one series into the partition layout under the artefact root (rpc.ingest.export, POST /ingest/export). */
 export const exportBodySchema = z
@@ -106,4 +154,23 @@ export class ImportBodyDto {
   @ApiPropertyOptional() timeframe?: string;
   @ApiPropertyOptional({ enum: ['auto', 'mt5', 'histdata', 'csv'] }) format?: string;
   @ApiPropertyOptional() source_id?: string;
+  @ApiPropertyOptional({ example: 'Europe/Athens', description: 'UTC, +02:00, or an IANA zone (default UTC; HistData: EST)' }) time_zone?: string;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'CSV column mapping {ts|date,time, open, high, low, close, volume?, ts_format?, delimiter?}; default from the header' })
+  columns?: Record<string, string>;
+}
+
+/** The reply of an import: the run, its totals and the rejected rows with their file lines. */
+export function importReply(r: ImportSummary) {
+  return {
+    run_id: r.runId,
+    status: r.status,
+    symbol: r.symbol,
+    timeframe: r.timeframe,
+    format: r.format,
+    chunks: r.chunks ?? 0,
+    accepted: r.accepted ?? 0,
+    result: r.result ?? null,
+    rejected_rows: (r.rejectedRows ?? []).map((x) => ({ line: x.line, error_id: x.errorId, reason: x.reason })),
+    error: r.error ?? null,
+  };
 }
