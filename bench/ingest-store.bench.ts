@@ -13,10 +13,10 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { sql } from 'kysely';
-import { copyInto, copyRaw, createDatabase, migrateToLatest, withTransaction } from '@noctria/platform';
+import { copyInto, copyRaw, createDatabase, migrateToLatest, withClientTransaction, withTransaction } from '@noctria/platform';
 import type { CanonicalBar } from '@noctria/canonical-bar';
 
-import { BarsRepository, ingestMigrations, INGEST_SCHEMA, type BarToStore, type IngestDB } from '@noctria/ingest';
+import { BarsRepository, ingestMigrations, INGEST_SCHEMA, type BarToStore, type IngestDB, type UpsertResult } from '@noctria/ingest';
 
 const SYMBOLS = ['EURUSD', 'GBPUSD', 'USDJPY', 'AUDUSD', 'NZDUSD', 'USDCAD', 'USDCHF', 'XAUUSD', 'XAGUSD', 'EURJPY'];
 const COLUMNS = ['ts_utc', 'symbol', 'timeframe', 'open', 'high', 'low', 'close', 'volume', 'quality_flag', 'source_id', 'ingest_run_id', 'metadata', 'checksum'] as const;
@@ -55,6 +55,13 @@ function* batches(n: number, size: number): Generator<BarToStore[]> {
   }
 }
 
+function add(totals: { inserted: number; updated: number; duplicates: number; transactions: number }, up: UpsertResult): void {
+  totals.inserted += up.inserted;
+  totals.updated += up.updated;
+  totals.duplicates += up.duplicates;
+  totals.transactions += 1;
+}
+
 function* copyRows(n: number): Generator<unknown[]> {
   for (let i = 0; i < n; i++) {
     const { bar, tsMs, checksum } = makeBar(i);
@@ -83,43 +90,61 @@ export async function run(): Promise<Record<string, unknown>> {
       await sql.raw(`truncate ${table}`).execute(d.db);
       await sql`checkpoint`.execute(d.db);
     };
-    const timed = async <T>(label: string, body: () => Promise<T>) => {
+    const timed = async <T>(label: string, rows: number, body: () => Promise<T>) => {
       const t = performance.now();
       const result = await body();
       const seconds = (performance.now() - t) / 1000;
-      const m = { seconds: Number(seconds.toFixed(3)), rowsPerSecond: Math.round(n / seconds), result };
+      const m = { seconds: Number(seconds.toFixed(3)), rowsPerSecond: Math.round(rows / seconds), result };
       process.stderr.write(`  ${label}: ${m.rowsPerSecond.toLocaleString('en')} rows/s (${m.seconds} s)\n`);
       return m;
     };
-    const pipelineStore = (batchSize: number) => async () => {
+    // As IngestPipeline.processFetched: partitions first (own short transaction), then the chunk's transaction on
+    // one connection — COPY into a temp staging table + the set-based upsert with the revised/conflict rules.
+    const pipelineStore = (rows: number, batchSize: number) => async () => {
       const totals = { inserted: 0, updated: 0, duplicates: 0, transactions: 0 };
-      for (const batch of batches(n, batchSize)) {
-        // As IngestPipeline.processFetched: partitions first, then the upsert in the chunk's transaction.
+      for (const batch of batches(rows, batchSize)) {
         await repo.ensurePartitions(batch[0]!.tsMs, batch[batch.length - 1]!.tsMs + 1);
-        const up = await withTransaction(d.db, (trx) => repo.upsert(trx, batch, 0.003));
-        totals.inserted += up.inserted;
-        totals.updated += up.updated;
-        totals.duplicates += up.duplicates;
-        totals.transactions += 1;
+        const up = await withClientTransaction<IngestDB, UpsertResult>(d.pool, (tx) => repo.upsertStaged(tx, batch, 0.003));
+        add(totals, up);
+      }
+      return totals;
+    };
+    // The previous store path (unnest arrays in a Kysely transaction), for comparison on fewer rows (it is slow).
+    const legacyStore = (rows: number, batchSize: number) => async () => {
+      const totals = { inserted: 0, updated: 0, duplicates: 0, transactions: 0 };
+      for (const batch of batches(rows, batchSize)) {
+        await repo.ensurePartitions(batch[0]!.tsMs, batch[batch.length - 1]!.tsMs + 1);
+        add(totals, await withTransaction(d.db, (trx) => repo.upsert(trx, batch, 0.003)));
       }
       return totals;
     };
 
     await reset('ingest.bars_raw');
-    const raw = await timed('raw COPY into an unindexed table (reference)', () => copyRaw(d.pool, { schema: 'ingest', table: 'bars_raw', columns: COLUMNS, rows: copyRows(n) }));
+    const raw = await timed('raw COPY into an unindexed table (reference)', n, () => copyRaw(d.pool, { schema: 'ingest', table: 'bars_raw', columns: COLUMNS, rows: copyRows(n) }));
     await reset('ingest.canonical_bars');
-    const upsert10k = await timed('pipeline upsert (unnest, 10000-bar chunks, partitioned)', pipelineStore(10_000));
-    const reingest = await timed('pipeline upsert re-ingest of the same rows (all duplicates, 10000-bar chunks)', pipelineStore(10_000));
+    const staged10k = await timed('pipeline store (COPY → temp staging → upsert, 10000-bar chunks, partitioned)', n, pipelineStore(n, 10_000));
+    const reingest = await timed('pipeline store re-ingest of the same rows (all duplicates, 10000-bar chunks)', n, pipelineStore(n, 10_000));
+    await reset('ingest.canonical_bars');
+    const legacyRows = Math.min(n, Number(process.env['BENCH_INGEST_LEGACY_ROWS'] ?? 100_000));
+    const legacy = await timed(`previous pipeline upsert (unnest arrays, 10000-bar chunks), ${legacyRows} rows`, legacyRows, legacyStore(legacyRows, 10_000));
+    const staged1k = await timed(`pipeline store, 1000-bar chunks (after ${legacyRows} rows), ${legacyRows} rows`, legacyRows, async () => {
+      await reset('ingest.canonical_bars');
+      return pipelineStore(legacyRows, 1_000)();
+    });
     await reset('ingest.canonical_bars');
     await repo.ensurePartitions(T0, makeBar(n - 1).tsMs + 1);
-    const staged = await timed('platform copyInto (COPY → temp staging → INSERT … ON CONFLICT), partitioned', () =>
-      copyInto(d.pool, { schema: 'ingest', table: 'canonical_bars', columns: COLUMNS, rows: copyRows(n), onConflict: { columns: ['symbol', 'timeframe', 'ts_utc'], action: 'update' } }),
+    const copyIntoRows = Math.min(n, Number(process.env['BENCH_INGEST_COPYINTO_ROWS'] ?? 300_000));
+    const staged = await timed(`platform copyInto (COPY → temp staging → INSERT … ON CONFLICT), partitioned, ${copyIntoRows} rows`, copyIntoRows, () =>
+      copyInto(d.pool, { schema: 'ingest', table: 'canonical_bars', columns: COLUMNS, rows: copyRows(copyIntoRows), onConflict: { columns: ['symbol', 'timeframe', 'ts_utc'], action: 'update' } }),
     );
     const ratio = (m: { rowsPerSecond: number }) => Number((m.rowsPerSecond / raw.rowsPerSecond).toFixed(3));
     out['reference_rawCopy'] = { seconds: raw.seconds, rowsPerSecond: raw.rowsPerSecond };
-    out['pipelineUpsert_10000'] = { ...upsert10k, ratioToRawCopy: ratio(upsert10k) };
-    out['pipelineUpsert_reingest_10000'] = { ...reingest, ratioToRawCopy: ratio(reingest) };
-    out['copyInto_staging'] = { ...staged, ratioToRawCopy: ratio(staged), note: 'no revised/conflict flags, no per-row written set (outbox)' };
+    out['pipelineStore_10000'] = { ...staged10k, ratioToRawCopy: ratio(staged10k) };
+    out['pipelineStore_reingest_10000'] = { ...reingest, ratioToRawCopy: ratio(reingest) };
+    out['pipelineStore_1000'] = { ...staged1k, rows: legacyRows, ratioToRawCopy: ratio(staged1k) };
+    out['previousUnnestUpsert_10000'] = { ...legacy, rows: legacyRows, ratioToRawCopy: ratio(legacy) };
+    out['copyInto_staging'] = { ...staged, rows: copyIntoRows, ratioToRawCopy: ratio(staged), note: 'no revised/conflict flags, no per-row written set (outbox)' };
+    process.stderr.write(`  ratios to raw COPY: ${['pipelineStore_10000', 'pipelineStore_reingest_10000', 'pipelineStore_1000', 'previousUnnestUpsert_10000', 'copyInto_staging'].map((k) => `${k}=${(out[k] as { ratioToRawCopy: number }).ratioToRawCopy}`).join(', ')}\n`);
     return out;
   } finally {
     await d.close();

@@ -7,7 +7,7 @@
  * 78 invalid environment/configuration.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { timeframeMs, type Timeframe } from '@noctria/canonical-bar';
+import type { Timeframe } from '@noctria/canonical-bar';
 import { classifyBarFileName } from '@noctria/ingest';
 import { NoctriaError } from '@noctria/platform';
 import { assertRange, parseChoice, parseDateOption, parseIntOption, parseSymbols, parseTimeframeOption, parseTimeZone } from './args.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { parquetReadObjects, parquetMetadata, parquetSchema } from 'hyparquet';
 import { SyntheticProvider } from '@noctria/ingest';
-import type { MonthMeta } from '../src/commands/bars-export.js';
+import type { MonthMeta } from '@noctria/ingest';
 import { openCliHarness, recordsOf, type CliHarness } from './helpers.js';
 
 const FEB = Date.UTC(2024, 1, 1);

@@ -24,6 +24,17 @@ export const fleetEnvSchema = z.object({
     .transform(Number)
     .refine((n) => n >= 1 && n <= 120, 'expected a number of months between 1 and 120')
     .optional(),
+  /**
+   * Timeframes backfilled and produced live, comma separated (default: timeframe_default of pipeline_policy);
+   * each must be in timeframe_allowed.
+   */
+  NOCTRIA_TIMEFRAMES: z
+    .string()
+    .regex(/^\s*[0-9a-z]+\s*(,\s*[0-9a-z]+\s*)*$/, 'expected a comma separated list of timeframes, e.g. 1h,4h')
+    .transform((s) => [...new Set(s.split(',').map((x) => x.trim()))])
+    .optional(),
+  /** Real milliseconds between live status lines on the console (default 10000; 0 = off). */
+  NOCTRIA_STATUS_INTERVAL_MS: envInt(10_000, { min: 0, max: 3_600_000 }),
   /** `text` (banner, progress bar on a terminal) or `json` (one JSON object per line on stdout). */
   NOCTRIA_OUTPUT: z.enum(['text', 'json'], { error: 'expected text|json' }).default('text'),
   /** Where the pino JSON logs go (default `<NOCTRIA_DATA_DIR>/logs/fleet.log`; `-` = stderr). */

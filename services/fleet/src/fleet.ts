@@ -28,6 +28,7 @@ import {
   type Logger,
   type RunningService,
 } from '@noctria/platform';
+import type { Timeframe } from '@noctria/canonical-bar';
 import { loadPolicySet, PolicyError, type PolicySet } from '@noctria/policy';
 import { fleetEnvSchema, type FleetEnv } from './config.js';
 import { FleetMarketClock } from './market-clock.js';
@@ -136,6 +137,16 @@ export async function startFleet(io: FleetIo): Promise<{ services: RunningServic
     throw err;
   }
 
+  const allowed = policies.pipeline_policy.values.timeframe_allowed as string[];
+  const timeframes = (fleet.NOCTRIA_TIMEFRAMES ?? [policies.pipeline_policy.values.timeframe_default]) as Timeframe[];
+  const unknown = timeframes.filter((tf) => !allowed.includes(tf));
+  if (unknown.length > 0) {
+    throw new FleetStartError(FLEET_ERROR.CONFIG, `NOCTRIA_TIMEFRAMES: ${unknown.join(', ')} not in timeframe_allowed of pipeline_policy (${allowed.join(', ')})`, {
+      severity: 'CRITICAL',
+      details: { variable: 'NOCTRIA_TIMEFRAMES', unknown, allowed },
+    });
+  }
+
   const log = fleetLogger(base, fleet);
   const logger: Logger = createLogger({ service: 'fleet', level: base.LOG_LEVEL, destination: log.destination });
   const controller = new AbortController();
@@ -186,7 +197,7 @@ export async function startFleet(io: FleetIo): Promise<{ services: RunningServic
   const infra = await infraPromise;
 
   const clock = new FleetMarketClock(fleet.NOCTRIA_LIVE_SPEED);
-  const ctx: FleetContext = { fleet, policies, clock, out, logger, stopping: () => stopping, signal: controller.signal };
+  const ctx: FleetContext = { fleet, policies, timeframes, clock, out, logger, stopping: () => stopping, signal: controller.signal };
   const services: RunningService[] = [];
   for (const [i, s] of FLEET_SERVICES.entries()) {
     if (stopping) break;

@@ -40,6 +40,8 @@ export interface FleetOutput {
 export interface FleetContext {
   fleet: FleetEnv;
   policies: PolicySet;
+  /** Timeframes backfilled and produced live (NOCTRIA_TIMEFRAMES, default timeframe_default), validated. */
+  timeframes: Timeframe[];
   clock: FleetMarketClock;
   out: FleetOutput;
   logger: Logger;
@@ -69,8 +71,9 @@ export interface FleetServiceEntry<E extends IngestEnv & { NOCTRIA_CONFIG_DIR: s
 export interface FleetBackfillReport {
   run_id: string;
   status: BackfillSummary['status'];
-  timeframe: Timeframe;
-  series: { symbol: string; from: string; to: string; resumed: boolean; stored_before: number; chunks: number; ok: boolean; error?: string }[];
+  /** The timeframes, comma separated. */
+  timeframe: string;
+  series: { symbol: string; timeframe: Timeframe; from: string; to: string; resumed: boolean; stored_before: number; chunks: number; ok: boolean; error?: string }[];
   /** Bars already stored for series resumed from their watermark: not fetched again. */
   skipped_bars: number;
   fetched_bars: number;
@@ -78,15 +81,17 @@ export interface FleetBackfillReport {
   market_time: string;
 }
 
-async function backfillUniverse(rt: IngestRuntime, timeframe: Timeframe, symbols: string[], fleet: FleetContext): Promise<FleetBackfillReport> {
+async function backfillUniverse(rt: IngestRuntime, timeframes: Timeframe[], symbols: string[], fleet: FleetContext): Promise<FleetBackfillReport> {
   const before = new Map<string, { stored: number; resumed: boolean }>();
   for (const symbol of symbols) {
-    const wm = await rt.pipeline.watermarks.get(symbol, timeframe);
-    const n = await sql<{ n: number }>`select count(*)::int as n from ingest.canonical_bars where symbol = ${symbol} and timeframe = ${timeframe}`.execute(rt.db);
-    before.set(symbol, { stored: n.rows[0]?.n ?? 0, resumed: wm !== undefined });
+    for (const timeframe of timeframes) {
+      const wm = await rt.pipeline.watermarks.get(symbol, timeframe);
+      const n = await sql<{ n: number }>`select count(*)::int as n from ingest.canonical_bars where symbol = ${symbol} and timeframe = ${timeframe}`.execute(rt.db);
+      before.set(`${symbol}|${timeframe}`, { stored: n.rows[0]?.n ?? 0, resumed: wm !== undefined });
+    }
   }
   const progress = fleet.out.progress('backfill');
-  const { done } = await rt.backfill.start({ symbols, timeframes: [timeframe] }, (p) =>
+  const { done } = await rt.backfill.start({ symbols, timeframes }, (p) =>
     progress.update(p.barsDone, p.barsTotal, `${p.symbol} ${p.timeframe}`, { run_id: p.runId, chunks_done: p.chunksDone, chunks_total: p.chunksTotal }),
   );
   let summary: BackfillSummary;
@@ -96,19 +101,52 @@ async function backfillUniverse(rt: IngestRuntime, timeframe: Timeframe, symbols
     progress.stop();
   }
   const series = summary.series.map((s) => {
-    const b = before.get(s.symbol) ?? { stored: 0, resumed: false };
-    return { symbol: s.symbol, from: new Date(s.fromMs).toISOString(), to: new Date(s.toMs).toISOString(), resumed: b.resumed, stored_before: b.stored, chunks: s.chunks, ok: s.ok, ...(s.error ? { error: s.error } : {}) };
+    const b = before.get(`${s.symbol}|${s.timeframe}`) ?? { stored: 0, resumed: false };
+    return { symbol: s.symbol, timeframe: s.timeframe, from: new Date(s.fromMs).toISOString(), to: new Date(s.toMs).toISOString(), resumed: b.resumed, stored_before: b.stored, chunks: s.chunks, ok: s.ok, ...(s.error ? { error: s.error } : {}) };
   });
   return {
     run_id: summary.runId,
     status: summary.status,
-    timeframe,
+    timeframe: timeframes.join(','),
     series,
     skipped_bars: series.reduce((a, s) => a + (s.resumed ? s.stored_before : 0), 0),
     fetched_bars: summary.totals['fetched'] ?? 0,
     inserted_bars: summary.totals['inserted'] ?? 0,
     market_time: new Date(fleet.clock.now()).toISOString(),
   };
+}
+
+/** `HH:MM` (UTC) of a bar open, with the date when it is not the market clock's day. */
+function shortTime(ms: number, nowMs: number): string {
+  const iso = new Date(ms).toISOString();
+  return iso.slice(0, 10) === new Date(nowMs).toISOString().slice(0, 10) ? iso.slice(11, 16) : `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
+}
+
+/**
+ * Every NOCTRIA_STATUS_INTERVAL_MS a short live status: bars published per series since start, the newest bar and
+ * its lag (market seconds after its close). Stops at shutdown.
+ */
+function startLiveStatus(rt: IngestRuntime, fleet: FleetContext): void {
+  const every = fleet.fleet.NOCTRIA_STATUS_INTERVAL_MS;
+  if (every === 0) return;
+  const timer = setInterval(() => {
+    if (fleet.stopping()) return;
+    const nowMs = fleet.clock.now();
+    const series = rt.live.status().map((s) => ({
+      symbol: s.symbol,
+      timeframe: s.timeframe,
+      bars: s.bars,
+      last_bar: s.lastBarMs === null ? null : new Date(s.lastBarMs).toISOString(),
+      lag_seconds: s.lagSeconds,
+    }));
+    const total = series.reduce((a, s) => a + s.bars, 0);
+    const parts = rt.live.status().map((s) => `${s.symbol} ${s.timeframe} +${s.bars}${s.lastBarMs === null ? '' : ` @${shortTime(s.lastBarMs, nowMs)} lag ${s.lagSeconds}s`}`);
+    fleet.out.record('live_status', { market_time: new Date(nowMs).toISOString(), bars_published: total, series }, [
+      `[live ${new Date(nowMs).toISOString().slice(0, 16)}Z] ${total} bars published | ${parts.join(' | ')}`,
+    ]);
+  }, every);
+  timer.unref();
+  fleet.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
 }
 
 export const ingestEntry: FleetServiceEntry = {
@@ -121,45 +159,50 @@ export const ingestEntry: FleetServiceEntry = {
   apiPaths: ['/ingest/watermarks', '/ingest/dq', '/ingest/quarantine', '/bars?symbol=XAUUSD&timeframe=1h', 'POST /ingest/backfill', 'POST /ingest/import'],
   module(env, platform, fleet) {
     const options = buildIngestOptions(env, platform);
-    const pipeline = fleet.policies.pipeline_policy.values;
     // One market clock for the whole service: pipeline, live loop, relay lag metrics (see market-clock.ts).
     options.now = () => Math.floor(fleet.clock.now());
     if (fleet.fleet.NOCTRIA_BACKFILL_MONTHS !== undefined) options.settings.historyLookbackMonths = fleet.fleet.NOCTRIA_BACKFILL_MONTHS;
     options.live = {
       enabled: false, // started by afterStart, once the backfill is done
       symbols: universeSymbols(fleet.policies.universe.values),
-      timeframes: [pipeline.timeframe_default as Timeframe],
+      timeframes: fleet.timeframes,
       pollMs: fleet.fleet.NOCTRIA_LIVE_POLL_MS,
     };
     return createIngestModule(options);
   },
   async afterStart(running, env, fleet) {
     const rt = running.app.get(IngestRuntime, { strict: false });
-    const timeframe = fleet.policies.pipeline_policy.values.timeframe_default as Timeframe;
+    const timeframes = fleet.timeframes;
     const symbols = universeSymbols(fleet.policies.universe.values);
-    const d = timeframeMs(timeframe);
-    const wms = await rt.pipeline.watermarks.list({ timeframe });
-    const newest = wms.filter((w) => symbols.includes(w.symbol)).reduce<number | undefined>((m, w) => Math.max(m ?? Number.NEGATIVE_INFINITY, w.last_ts.getTime() + d), undefined);
+    const label = timeframes.join(', ');
+    let newest: number | undefined;
+    for (const tf of timeframes) {
+      for (const w of await rt.pipeline.watermarks.list({ timeframe: tf })) {
+        if (symbols.includes(w.symbol)) newest = Math.max(newest ?? Number.NEGATIVE_INFINITY, w.last_ts.getTime() + timeframeMs(tf));
+      }
+    }
     const start = fleet.clock.start(newest);
+    const d = timeframeMs(timeframes[0]!);
     fleet.out.record(
       'market_clock',
       { market_time: new Date(start).toISOString(), speed: fleet.clock.speed, resumed_from_watermark: newest !== undefined && newest >= start, bar_every_ms: d / fleet.clock.speed },
-      [`market clock: ${new Date(start).toISOString()} (${newest !== undefined && newest >= start ? 'resumed after the newest stored bar' : 'wall clock'}), ${fleet.clock.speed}× real time — a ${timeframe} bar closes every ${(d / fleet.clock.speed / 1000).toFixed(d / fleet.clock.speed < 1000 ? 2 : 1)} s`],
+      [`market clock: ${new Date(start).toISOString()} (${newest !== undefined && newest >= start ? 'resumed after the newest stored bar' : 'wall clock'}), ${fleet.clock.speed}× real time — a ${timeframes[0]} bar closes every ${(d / fleet.clock.speed / 1000).toFixed(d / fleet.clock.speed < 1000 ? 2 : 1)} s`],
     );
     if (fleet.fleet.NOCTRIA_BACKFILL && !fleet.stopping()) {
-      const r = await backfillUniverse(rt, timeframe, symbols, fleet);
+      const r = await backfillUniverse(rt, timeframes, symbols, fleet);
       fleet.out.record('backfill', { ...r }, [
-        `backfill ${r.status}: ${r.series.length} series (${timeframe}), ${r.skipped_bars} bars already stored (skipped, resumed from watermarks: ${r.series.filter((s) => s.resumed).length}), ${r.fetched_bars} fetched, ${r.inserted_bars} inserted`,
-        ...r.series.filter((s) => !s.ok).map((s) => `  ${s.symbol}: FAILED ${s.error}`),
+        `backfill ${r.status}: ${r.series.length} series (${label}), ${r.skipped_bars} bars already stored (skipped, resumed from watermarks: ${r.series.filter((s) => s.resumed).length}), ${r.fetched_bars} fetched, ${r.inserted_bars} inserted`,
+        ...r.series.filter((s) => !s.ok).map((s) => `  ${s.symbol} ${s.timeframe}: FAILED ${s.error}`),
       ]);
     }
     if (fleet.fleet.NOCTRIA_LIVE && !fleet.stopping()) {
       await rt.live.start();
       const prefix = env.NOCTRIA_BUS_PREFIX === '' ? '' : `${env.NOCTRIA_BUS_PREFIX}.`;
-      const example = subjects(prefix).barClosed(timeframe, symbols[0] ?? 'XAUUSD');
-      fleet.out.record('live', { timeframe, symbols, subject_example: example, poll_ms: fleet.fleet.NOCTRIA_LIVE_POLL_MS }, [
-        `live: closed ${timeframe} bars of ${symbols.join(', ')} are published on ${example.replace(/\.[^.]+$/, '.<symbol>')}`,
+      const example = subjects(prefix).barClosed(timeframes[0]!, symbols[0] ?? 'XAUUSD');
+      fleet.out.record('live', { timeframe: timeframes.join(','), timeframes, symbols, subject_example: example, poll_ms: fleet.fleet.NOCTRIA_LIVE_POLL_MS }, [
+        `live: closed ${label} bars of ${symbols.join(', ')} are published on ${example.replace(/\.[^.]+\.[^.]+$/, '.<timeframe>.<symbol>')}`,
       ]);
+      startLiveStatus(rt, fleet);
     }
   },
 };

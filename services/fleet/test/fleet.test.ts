@@ -54,6 +54,7 @@ describe('fleet main (cluster profile)', () => {
       NOCTRIA_OUTPUT: 'json',
       NOCTRIA_LIVE_SPEED: '36000', // a 1h bar every 100 ms
       NOCTRIA_LIVE_POLL_MS: '100',
+      NOCTRIA_STATUS_INTERVAL_MS: '300',
     };
   }, 120_000);
 
@@ -71,6 +72,15 @@ describe('fleet main (cluster profile)', () => {
     new Map((await database.db.selectFrom('ingest.watermarks').select(['symbol', 'last_ts']).where('timeframe', '=', '1h').execute()).map((w) => [w.symbol, w.last_ts.getTime()]));
   const storedCount = async (symbol: string) =>
     (await sql<{ n: number }>`select count(*)::int as n from ingest.canonical_bars where symbol = ${symbol} and timeframe = '1h'`.execute(database.db)).rows[0]!.n;
+
+  /** Starts the fleet with `extra` env and waits for it to refuse: exit code and stderr (never a stack trace). */
+  async function refusal(extra: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+    const c = startFleetChild(compiled.main, { ...env, ...extra });
+    children.push(c);
+    const { code } = await c.exited;
+    expect(c.stderr()).not.toMatch(/\n\s+at /);
+    return { code, stderr: c.stderr() };
+  }
 
   async function stop(c: FleetChild, signal: NodeJS.Signals): Promise<void> {
     c.child.kill(signal);
@@ -104,6 +114,15 @@ describe('fleet main (cluster profile)', () => {
       { timeoutMs: 60_000, intervalMs: 100, message: 'live bars of every symbol on the bus' },
     );
     for (const m of live.slice(0, 6)) expect(m.subject).toBe(`${prefix}.md.bar.1h.${decodeBarClosed(m.data).bar.symbol}`);
+    // The periodic live status line: bars published per series, the newest bar and its lag.
+    const status = await waitFor(
+      () => first.events().find((e) => e['event'] === 'live_status' && (e['series'] as { bars: number }[]).every((s) => s.bars > 0)),
+      { timeoutMs: 30_000, intervalMs: 100, message: 'a live_status line with bars for every series' },
+    );
+    const statusSeries = status['series'] as { symbol: string; timeframe: string; bars: number; last_bar: string; lag_seconds: number }[];
+    expect(statusSeries.map((x) => [x.symbol, x.timeframe])).toEqual(universe.map((x) => [x, '1h']));
+    expect(status['bars_published']).toBe(statusSeries.reduce((a, x) => a + x.bars, 0));
+    for (const x of statusSeries) expect(Date.parse(x.last_bar) % HOUR).toBe(0);
     await stop(first, 'SIGTERM');
 
     const wm1 = await watermarks();
@@ -135,24 +154,26 @@ describe('fleet main (cluster profile)', () => {
     await new Promise<void>((r) => server.listen(0, '0.0.0.0', () => r()));
     const port = (server.address() as { port: number }).port;
     try {
-      const c = startFleetChild(compiled.main, { ...env, INGEST_HTTP_PORT: String(port) });
-      children.push(c);
-      const { code } = await c.exited;
+      const { code, stderr } = await refusal({ INGEST_HTTP_PORT: String(port) });
       expect(code).toBe(1);
-      expect(c.stderr()).toContain('OPS_RUNTIME_PORTBUSY');
-      expect(c.stderr()).toContain(`INGEST_HTTP_PORT=${port}`);
-      expect(c.stderr()).not.toMatch(/\n\s+at /);
+      expect(stderr).toContain('OPS_RUNTIME_PORTBUSY');
+      expect(stderr).toContain(`INGEST_HTTP_PORT=${port}`);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }
   }, 60_000);
 
+  it('refuses NOCTRIA_TIMEFRAMES outside timeframe_allowed, naming the variable', async () => {
+    const { code, stderr } = await refusal({ NOCTRIA_TIMEFRAMES: '1h,2h' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('OPS_CONFIG_POLICY');
+    expect(stderr).toMatch(/NOCTRIA_TIMEFRAMES: 2h not in timeframe_allowed/);
+  }, 60_000);
+
   it('refuses an invalid knob with the variable name and exit 78', async () => {
-    const c = startFleetChild(compiled.main, { ...env, NOCTRIA_LIVE_SPEED: 'fast' });
-    children.push(c);
-    const { code } = await c.exited;
+    const { code, stderr } = await refusal({ NOCTRIA_LIVE_SPEED: 'fast' });
     expect(code).toBe(78);
-    expect(c.stderr()).toContain('ENV_INVALID NOCTRIA_LIVE_SPEED');
+    expect(stderr).toContain('ENV_INVALID NOCTRIA_LIVE_SPEED');
   }, 60_000);
 });
 

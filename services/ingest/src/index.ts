@@ -13,7 +13,7 @@ export { BackfillService, type BackfillRequest, type BackfillProgress, type Back
 export { OutboxRelay } from './pipeline/outbox-relay.js';
 export { QuarantineService } from './pipeline/quarantine.service.js';
 export { RetentionService, retentionSettingsFromPolicies, type RetentionSettings, type RetentionResult } from './pipeline/retention.service.js';
-export { LiveService } from './pipeline/live.service.js';
+export { LiveService, lastClosedTradingBar, type LiveSeriesStatus, type LiveOptions } from './pipeline/live.service.js';
 export {
   ExportService,
   windowParamsFromPolicy,

@@ -7,7 +7,7 @@ import { BUS, KYSELY, LOGGER, METRICS_REGISTRY, ShutdownCoordinator, reportError
 import type { DB } from './db/schema.js';
 import { INGEST_OPTIONS } from './ingest.tokens.js';
 import { BackfillService } from './pipeline/backfill.service.js';
-import { ExportService } from './pipeline/export.service.js';
+import { ExportService, type WindowParams } from './pipeline/export.service.js';
 import { ImportService } from './pipeline/import.service.js';
 import { IngestPipeline } from './pipeline/ingest-pipeline.js';
 import { LiveService, type LiveOptions } from './pipeline/live.service.js';
@@ -41,6 +41,8 @@ export interface IngestModuleOptions {
   rpc?: boolean;
   /** Periodic retention (data_retention.yaml settings are in `settings.retention`); omitted: not scheduled. */
   retention?: { intervalMs: number };
+  /** pipeline_policy window parameters recorded in every export's `__meta.json`. */
+  windowParams?: (timeframe: string) => WindowParams;
 }
 
 /** Everything the ingest service runs, built once from the platform tokens; started and stopped with the app. */
@@ -88,7 +90,7 @@ export class IngestRuntime implements OnApplicationBootstrap, OnModuleDestroy {
     this.backfill = new BackfillService({ pipeline: this.pipeline, provider: options.provider, quarantine: this.quarantine, logger, registry, chunkBars: options.chunkBars ?? 2000 });
     this.retention = new RetentionService(db, logger);
     this.imports = new ImportService({ pipeline: this.pipeline, quarantine: this.quarantine, logger, registry });
-    this.exports = new ExportService({ db, artifactDir: options.artifactDir, logger });
+    this.exports = new ExportService({ db, artifactDir: options.artifactDir, logger, ...(options.windowParams ? { windowParams: options.windowParams } : {}) });
     this.live = new LiveService({
       pipeline: this.pipeline,
       provider: options.provider,

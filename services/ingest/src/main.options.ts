@@ -5,6 +5,7 @@ import type { IngestEnv } from './config.js';
 import type { IngestModuleOptions } from './ingest.runtime.js';
 import { retentionSettingsFromPolicies } from './pipeline/retention.service.js';
 import { settingsFromPolicies } from './pipeline/settings.js';
+import { windowParamsFromPolicy } from './pipeline/export.service.js';
 import { buildProviderChain } from './providers.factory.js';
 import { AcceleratedClock } from './providers/synthetic/clock.js';
 import { createIngestMetrics } from './telemetry.js';
@@ -40,5 +41,6 @@ export function buildIngestOptions(env: IngestEnv & { NOCTRIA_CONFIG_DIR: string
     now: () => Math.floor(clock.now()),
     live: { enabled: env.INGEST_LIVE_ENABLED },
     retention: { intervalMs: 24 * 3600_000 },
+    windowParams: (timeframe) => windowParamsFromPolicy(set.pipeline_policy.values, timeframe),
   };
 }

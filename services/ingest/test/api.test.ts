@@ -10,7 +10,7 @@ import { ingestEnvSchema } from '../src/config.js';
 import { ingestMigrations, INGEST_SCHEMA } from '../src/db/migrations/index.js';
 import { createIngestModule } from '../src/ingest.module.js';
 import { testLogger, testSettings } from './helpers/harness.js';
-import { ScriptedProvider } from './helpers/scripted-provider.js';
+import { ScriptedProvider, hourGrid } from './support/scripted-provider.js';
 
 const FROM = Date.UTC(2024, 0, 8);
 const TO = Date.UTC(2024, 0, 20);
@@ -39,7 +39,7 @@ describe('ingest HTTP API and rpc.ingest.* (bootstrapService, port 0)', () => {
       logger: testLogger(),
       module: createIngestModule({
         settings: testSettings(),
-        provider: new ScriptedProvider({ seed: 9 }),
+        provider: new ScriptedProvider('scripted', { seed: 9 }),
         busPrefix: prefix,
         artifactDir,
         chunkBars: 60,
@@ -113,7 +113,7 @@ describe('ingest HTTP API and rpc.ingest.* (bootstrapService, port 0)', () => {
 
   it('documents its endpoints in /openapi.json and exposes the data_* metrics', async () => {
     const doc = (await (await fetch(`${svc.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
-    for (const p of ['/ingest/backfill', '/ingest/runs/{id}', '/ingest/watermarks', '/ingest/dq', '/ingest/quarantine', '/ingest/import', '/bars']) {
+    for (const p of ['/ingest/backfill', '/ingest/runs/{id}', '/ingest/watermarks', '/ingest/dq', '/ingest/quarantine', '/ingest/import', '/ingest/export', '/bars']) {
       expect(Object.keys(doc.paths)).toContain(p);
     }
     const metrics = await (await fetch(`${svc.url}/metrics`)).text();
@@ -122,19 +122,37 @@ describe('ingest HTTP API and rpc.ingest.* (bootstrapService, port 0)', () => {
     }
   });
 
-  it('serves rpc.ingest.status and rpc.ingest.export (artefact reference + sha256)', async () => {
+  it('serves rpc.ingest.status, rpc.ingest.export and POST /ingest/export (manifest reference + sha256s)', async () => {
     const enc = new TextEncoder();
     const dec = new TextDecoder();
     const bus = svc.infra.bus;
     const exp = await bus.request(`${prefix}rpc.ingest.export`, enc.encode(JSON.stringify({ symbol: 'XAUUSD', timeframe: '1h', from: new Date(FROM).toISOString(), to: new Date(TO).toISOString() })), { timeoutMs: 10_000 });
     const reply = JSON.parse(dec.decode(exp.data));
     expect(reply.status).toBe('ok');
-    const file = readFileSync(join(artifactDir, reply.data.ref));
-    expect(createHash('sha256').update(file).digest('hex')).toBe(reply.data.sha256);
-    expect(reply.data.rows).toBe(countExpectedBars(FROM, TO, '1h', '24/5'));
-    expect(file.subarray(0, 4).toString()).toBe('PAR1');
-    const quarantine = JSON.parse(readFileSync(join(artifactDir, reply.data.quarantine_ref), 'utf8'));
-    expect(quarantine).toEqual([]);
+    // One reference: the manifest, relative to the artefact root, with its sha256; it lists every file with its sha256.
+    const manifestBytes = readFileSync(join(artifactDir, reply.data.manifest_ref));
+    expect(createHash('sha256').update(manifestBytes).digest('hex')).toBe(reply.data.manifest_sha256);
+    const manifest = JSON.parse(manifestBytes.toString('utf8'));
+    const days = new Set(hourGrid(FROM, TO).map((ms) => new Date(ms).toISOString().slice(0, 10)));
+    expect(manifest.files.map((f: { ref: string }) => f.ref)).toEqual([...days].sort().map((d) => join('1h', 'XAUUSD', '2024', '2024-01', `XAUUSD_${d}.parquet`)));
+    for (const f of [...manifest.files, ...manifest.meta] as { ref: string; sha256: string }[]) {
+      const bytes = readFileSync(join(artifactDir, f.ref));
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.sha256);
+      if (f.ref.endsWith('.parquet')) expect(bytes.subarray(0, 4).toString()).toBe('PAR1');
+    }
+    expect(reply.data.bars).toBe(countExpectedBars(FROM, TO, '1h', '24/5'));
+    expect(manifest.files.reduce((a: number, f: { rows: number }) => a + f.rows, 0)).toBe(reply.data.bars);
+    expect(manifest.quarantine).toEqual([]);
+    expect(reply.data.excluded_months).toEqual([]);
+
+    // The HTTP API runs the same exporter: CSV this time, same day partition.
+    const http = await post('/ingest/export', { symbol: 'XAUUSD', timeframe: '1h', from: new Date(FROM).toISOString(), to: new Date(TO).toISOString(), format: 'csv' });
+    expect(http.status).toBe(200);
+    expect(http.body.data).toMatchObject({ format: 'csv', bars: reply.data.bars, files: days.size });
+    const csvManifest = JSON.parse(readFileSync(join(artifactDir, http.body.data.manifest_ref), 'utf8'));
+    const csvRows = csvManifest.files.flatMap((f: { ref: string }) => readFileSync(join(artifactDir, f.ref), 'utf8').trim().split('\n').slice(1));
+    expect(csvRows).toHaveLength(reply.data.bars);
+    expect((await post('/ingest/export', { symbol: 'XAUUSD', timeframe: '1h', format: 'xls' })).status).toBe(400);
     const bad = await bus.request(`${prefix}rpc.ingest.status`, enc.encode('{"run_id": 5}'), { timeoutMs: 10_000 });
     expect(JSON.parse(dec.decode(bad.data))).toMatchObject({ status: 'error', error: { id: 'DATA_API_BADREQ' } });
   });

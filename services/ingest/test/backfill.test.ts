@@ -4,7 +4,8 @@ import { barChecksum, countExpectedBars, runDq, type CanonicalBar } from '@noctr
 import { DqRepository } from '../src/repositories/dq.repository.js';
 import { bar, openTestDb, testSettings, type TestDb } from './helpers/harness.js';
 import { buildPipeline, storedBars } from './helpers/pipeline.js';
-import { ScriptedProvider, hourGrid } from './helpers/scripted-provider.js';
+import { FailoverRouter } from '../src/providers/resilience/failover-router.js';
+import { ScriptedProvider, hourGrid, permanentError } from './support/scripted-provider.js';
 
 const H = 3_600_000;
 const FROM = Date.UTC(2024, 0, 8); // Monday
@@ -36,19 +37,19 @@ describe('backfill', () => {
   });
 
   it('stores exactly the bars the provider returns after DQ, with watermarks, outbox rows and DQ counters', async () => {
-    const provider = new ScriptedProvider({ seed: 11 });
+    const provider = new ScriptedProvider('scripted', { seed: 11 });
     const { backfill } = buildPipeline(t.db, { provider, nowMs: NOW, chunkBars: 50 });
     const progress: number[] = [];
     const summary = await backfill.run({ symbols: SYMBOLS, timeframes: ['1h'], fromMs: FROM, toMs: TO }, { onProgress: (p) => progress.push(p.fraction) });
     expect(summary.status).toBe('succeeded');
-    const expected = await reference(new ScriptedProvider({ seed: 11 }), SYMBOLS);
+    const expected = await reference(new ScriptedProvider('scripted', { seed: 11 }), SYMBOLS);
     expect(project(await storedBars(t.db))).toEqual(expected);
     // Progress is monotonic and ends at 1.
     expect(progress.length).toBeGreaterThan(2);
     expect(progress.every((p, i) => i === 0 || p >= progress[i - 1]!)).toBe(true);
     expect(progress.at(-1)).toBe(1);
     // Chunks follow the fixed grid (50 bars × 1h since the epoch).
-    for (const r of provider.requests) expect(r.endMs === TO || r.endMs % (50 * H) === 0).toBe(true);
+    for (const r of provider.calls) expect(r.endMs === TO || r.endMs % (50 * H) === 0).toBe(true);
     // Watermark = last bar of each series.
     const wms = await t.db.selectFrom('ingest.watermarks').selectAll().orderBy('symbol').execute();
     const lastOpen = hourGrid(FROM, TO).at(-1)!;
@@ -68,7 +69,7 @@ describe('backfill', () => {
   });
 
   it('is idempotent: re-running the range stores nothing new, counts duplicates and enqueues nothing', async () => {
-    const provider = new ScriptedProvider({ seed: 11 });
+    const provider = new ScriptedProvider('scripted', { seed: 11 });
     const { backfill, registry } = buildPipeline(t.db, { provider, nowMs: NOW, chunkBars: 50 });
     const before = await storedBars(t.db);
     const summary = await backfill.run({ symbols: SYMBOLS, timeframes: ['1h'], fromMs: FROM, toMs: TO });
@@ -90,7 +91,7 @@ describe('backfill', () => {
     // Lookback of 1 month before NOW: Jan 2024. The 4th provider call fails: EURUSD keeps its first 3
     // committed chunks and stops; GBPUSD (next series) completes.
     const settings = testSettings({ historyLookbackMonths: 1 });
-    const failing = new ScriptedProvider({ seed: 5, failOnCall: 4 });
+    const failing = new ScriptedProvider('scripted', { seed: 5, failOnCall: 4 });
     const first = buildPipeline(t.db, { provider: failing, nowMs: NOW, chunkBars: 50, settings });
     const s1 = await first.backfill.run({ symbols, timeframes: ['1h'], toMs: TO });
     expect(s1.status).toBe('partial');
@@ -101,21 +102,21 @@ describe('backfill', () => {
     const wmAfterCrash = await t.db.selectFrom('ingest.watermarks').selectAll().where('symbol', 'in', symbols).execute();
     expect(wmAfterCrash.map((w) => w.symbol).sort()).toEqual(symbols);
     // Resume: no range given → from each watermark + 1 bar.
-    const clean = new ScriptedProvider({ seed: 5 });
+    const clean = new ScriptedProvider('scripted', { seed: 5 });
     const second = buildPipeline(t.db, { provider: clean, nowMs: NOW, chunkBars: 50, settings });
     const s2 = await second.backfill.run({ symbols, timeframes: ['1h'], toMs: TO });
     expect(s2.status).toBe('succeeded');
     const eur = wmAfterCrash.find((w) => w.symbol === 'EURUSD')!;
-    expect(clean.requests.find((r) => r.symbol === 'EURUSD')!.startMs).toBe(eur.last_ts.getTime() + H);
-    expect(clean.requests.filter((r) => r.symbol === 'GBPUSD')).toEqual([]);
-    const expected = await reference(new ScriptedProvider({ seed: 5 }), symbols, Date.UTC(2024, 0, 1), TO);
+    expect(clean.calls.find((r) => r.symbol === 'EURUSD')!.startMs).toBe(eur.last_ts.getTime() + H);
+    expect(clean.calls.filter((r) => r.symbol === 'GBPUSD')).toEqual([]);
+    const expected = await reference(new ScriptedProvider('scripted', { seed: 5 }), symbols, Date.UTC(2024, 0, 1), TO);
     const stored = project((await storedBars(t.db)).filter((r) => symbols.includes(r.symbol)));
     expect(stored.length).toBe(expected.length);
     expect(stored).toEqual(expected);
   });
 
   it('keeps good rows and records every rejected row with its reason', async () => {
-    const provider = new ScriptedProvider({ seed: 3, rejectedPerCall: 2 });
+    const provider = new ScriptedProvider('scripted', { seed: 3, rejectedPerCall: 2 });
     const { backfill } = buildPipeline(t.db, { provider, nowMs: NOW, chunkBars: 1000 });
     const summary = await backfill.run({ symbols: ['USDJPY'], timeframes: ['1h'], fromMs: FROM, toMs: FROM + 5 * 24 * H });
     expect(summary.status).toBe('succeeded');
@@ -151,6 +152,34 @@ describe('backfill', () => {
       [4, 'DATA_DQ_ALIGN'],
     ]);
   });
+
+  it('records on the run the sources that actually served its chunks, not the failover router', async () => {
+    // Chunk calls in order: primary serves the 1st, fails the 2nd and 3rd (secondary serves them), serves the rest.
+    const primary = new ScriptedProvider('primary', { seed: 31 }).then('ok', permanentError(), permanentError());
+    const secondary = new ScriptedProvider('secondary', { seed: 31 });
+    const router = new FailoverRouter([
+      { provider: primary, priority: 1 },
+      { provider: secondary, priority: 2 },
+    ]);
+    const { backfill, pipeline } = buildPipeline(t.db, { provider: router, nowMs: NOW, chunkBars: 24 });
+    const from = FROM;
+    const to = FROM + 5 * 24 * H; // Monday → Saturday: 120 bars in 24-bar grid chunks
+    const summary = await backfill.run({ symbols: ['CHFJPY'], timeframes: ['1h'], fromMs: from, toMs: to });
+    expect(summary.status).toBe('succeeded');
+    const chunks = summary.series[0]!.chunks;
+    expect(chunks).toBeGreaterThanOrEqual(4);
+    expect(secondary.calls).toHaveLength(2);
+    expect(summary.servedBy).toEqual({ primary: chunks - 2, secondary: 2 });
+    expect(summary.lastServedBy).toBe('primary');
+    const run = await pipeline.runs.get(summary.runId);
+    expect(run!.source).toBe('primary');
+    expect(run!.params).toMatchObject({ served_by: { primary: chunks - 2, secondary: 2 }, last_served_by: 'primary' });
+    // The bars name the same sources, chunk by chunk.
+    const bySource = new Map<string, string[]>();
+    for (const b of await storedBars(t.db, 'CHFJPY')) bySource.set(b.source_id, [...(bySource.get(b.source_id) ?? []), b.ts_utc]);
+    expect(new Set(secondary.calls.flatMap((c) => hourGrid(c.startMs, c.endMs).map((ms) => new Date(ms).toISOString())))).toEqual(new Set(bySource.get('secondary')));
+    expect([...bySource.keys()].sort()).toEqual(['primary', 'secondary']);
+  });
 });
 
 describe('quarantine', () => {
@@ -170,7 +199,7 @@ describe('quarantine', () => {
     // XAGUSD: 6 % of bars distorted by +5 % (each flags itself and the bar after it).
     const distort = new Map<number, number>();
     for (let i = 60; i < grid.length; i += 16) distort.set(grid[i]!, 1.05);
-    const dirty = new ScriptedProvider({ seed: 21, gaps, gapSymbols: ['XAUUSD'], distort, distortSymbols: ['XAGUSD'] });
+    const dirty = new ScriptedProvider('scripted', { seed: 21, gaps, gapSymbols: ['XAUUSD'], distort, distortSymbols: ['XAGUSD'] });
     const settings = testSettings();
     const a = buildPipeline(t.db, { provider: dirty, nowMs: NOW, settings });
     const run1 = await a.backfill.run({ symbols: ['XAUUSD', 'XAGUSD'], timeframes: ['1h'], fromMs: FROM, toMs: TO });
@@ -190,7 +219,7 @@ describe('quarantine', () => {
     expect(active.find((x) => x.symbol === 'XAGUSD')!.reason).toMatch(/outlier_rate/);
 
     // Clean re-fetch of the same range: DQ re-evaluated, thresholds clear → released automatically.
-    const b = buildPipeline(t.db, { provider: new ScriptedProvider({ seed: 21 }), nowMs: NOW, settings });
+    const b = buildPipeline(t.db, { provider: new ScriptedProvider('scripted', { seed: 21 }), nowMs: NOW, settings });
     const run2 = await b.backfill.run({ symbols: ['XAUUSD', 'XAGUSD'], timeframes: ['1h'], fromMs: FROM, toMs: TO });
     expect(run2.status).toBe('succeeded');
     expect(await b.quarantine.list({ activeOnly: true })).toEqual([]);
@@ -201,7 +230,7 @@ describe('quarantine', () => {
     ]);
     // Content and DQ verdicts now equal a single DQ pass over the clean series (stale outlier flags of the
     // neighbours of distorted bars are cleared too); only replaced bars carry `revised`.
-    const expected = await reference(new ScriptedProvider({ seed: 21 }), ['XAGUSD', 'XAUUSD']);
+    const expected = await reference(new ScriptedProvider('scripted', { seed: 21 }), ['XAGUSD', 'XAUUSD']);
     const stored = project(await storedBars(t.db));
     const replaced = new Set([...distort.keys()].map((ms) => `XAGUSD|${new Date(ms).toISOString()}`));
     expect(stored.map((r) => ({ ...r, quality_flag: replaced.has(`${r.symbol}|${r.ts_utc}`) && r.quality_flag === 'revised' ? 'ok' : r.quality_flag }))).toEqual(expected);

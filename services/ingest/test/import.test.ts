@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDq, type CanonicalBar } from '@noctria/canonical-bar';
-import { ImportService } from '../src/pipeline/import.service.js';
+import { ImportService, parseTimeZoneSpec } from '../src/pipeline/import.service.js';
 import { SyntheticProvider } from '../src/providers/synthetic/synthetic.provider.js';
 import { openTestDb, testLogger, testSettings, type TestDb } from './helpers/harness.js';
 import { buildPipeline, storedBars } from './helpers/pipeline.js';
@@ -120,4 +120,42 @@ describe('file import', () => {
     expect(project(stored)).toEqual(expectedAfterDq(bars));
     expect(r.result).toMatchObject({ inserted: stored.length, rejected: 0 });
   }, 180_000);
+
+  it('imports a generic CSV in its own time zone with the column mapping derived from its header; rejected rows carry file lines', async () => {
+    const bars = await syntheticBars('GBPUSD', '1h', Date.UTC(2024, 0, 8), Date.UTC(2024, 0, 13));
+    // Athens wall clock (UTC+2 in January), no zone in the timestamps; columns in an unusual order with ';'.
+    const athens = (ms: number) => new Date(ms + 2 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
+    const lines = ['Close;Open;High;Low;Timestamp;Tick_Volume'];
+    const bad = new Map<number, string>();
+    bars.forEach((b, i) => {
+      if (i === 5) {
+        bad.set(lines.length + 1, 'close');
+        lines.push(`x;${b.open};${b.high};${b.low};${athens(Date.parse(b.ts_utc))};7`);
+      } else if (i === 40) {
+        bad.set(lines.length + 1, 'misaligned');
+        lines.push(`${b.close};${b.open};${b.high};${b.low};${athens(Date.parse(b.ts_utc) + 60_000)};7`);
+      } else lines.push(`${b.close};${b.open};${b.high};${b.low};${athens(Date.parse(b.ts_utc))};7`);
+    });
+    const path = join(dir, 'gbp_athens.csv');
+    writeFileSync(path, lines.join('\n') + '\n');
+
+    const r = await imports.importFile({ path, symbol: 'GBPUSD', timeframe: '1h', timeZone: parseTimeZoneSpec('Europe/Athens') });
+    expect(r.error).toBeUndefined();
+    expect(r).toMatchObject({ status: 'succeeded', format: 'csv', accepted: bars.length - bad.size });
+    expect(r.rejectedRows!.map((x) => x.line)).toEqual([...bad.keys()]);
+    const stored = await storedBars(t.db, 'GBPUSD');
+    const good = bars.filter((_, i) => i !== 5 && i !== 40);
+    expect(stored.filter((x) => x.quality_flag === 'ok').map((x) => [x.ts_utc, x.close])).toEqual(good.map((b) => [new Date(Date.parse(b.ts_utc)).toISOString(), b.close]));
+    const run = await t.db.selectFrom('ingest.ingest_runs').selectAll().where('id', '=', r.runId).executeTakeFirstOrThrow();
+    expect(run.params).toMatchObject({ format: 'csv', time_zone: 'Europe/Athens', columns: { ts: 'Timestamp', close: 'Close', volume: 'Tick_Volume', delimiter: ';' } });
+
+    // A header that cannot be mapped is refused before any run starts; an explicit mapping makes it importable.
+    const odd = join(dir, 'odd.csv');
+    writeFileSync(odd, `when,a,b,c,d\n${athens(Date.parse(bars[0]!.ts_utc))},${bars[0]!.open},${bars[0]!.high},${bars[0]!.low},${bars[0]!.close}\n`);
+    await expect(imports.importFile({ path: odd, symbol: 'AUDCAD', timeframe: '1h', format: 'csv' })).rejects.toMatchObject({ id: 'DATA_IMPORT_FILE' });
+    const mapped = await imports.importFile({ path: odd, symbol: 'AUDCAD', timeframe: '1h', format: 'csv', timeZone: { offsetMinutes: 120 }, columns: { ts: 'when', open: 'a', high: 'b', low: 'c', close: 'd' } });
+    expect(mapped).toMatchObject({ status: 'succeeded', accepted: 1, rejectedRows: [] });
+    expect((await storedBars(t.db, 'AUDCAD')).map((x) => x.ts_utc)).toEqual([bars[0]!.ts_utc]);
+    expect(() => parseTimeZoneSpec('Mars/Olympus')).toThrow(/time zone/);
+  });
 });

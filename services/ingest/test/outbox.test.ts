@@ -6,7 +6,7 @@ import { natsUrl, uniquePrefix, waitFor } from '@noctria/testing';
 import { OutboxRelay } from '../src/pipeline/outbox-relay.js';
 import { openTestDb, testLogger, testMetrics, type TestDb } from './helpers/harness.js';
 import { buildPipeline, storedBars } from './helpers/pipeline.js';
-import { ScriptedProvider } from './helpers/scripted-provider.js';
+import { ScriptedProvider } from './support/scripted-provider.js';
 
 const FROM = Date.UTC(2024, 0, 8);
 const TO = Date.UTC(2024, 0, 13);
@@ -43,7 +43,7 @@ describe('transactional outbox → JetStream', () => {
     const logger = testLogger();
     const { metrics } = testMetrics();
     // 1. Bars + outbox committed, process "dies" before any publish (no relay running).
-    const { backfill } = buildPipeline(t.db, { provider: new ScriptedProvider({ seed: 2 }), nowMs: NOW, busPrefix: prefix, chunkBars: 24 });
+    const { backfill } = buildPipeline(t.db, { provider: new ScriptedProvider('scripted', { seed: 2 }), nowMs: NOW, busPrefix: prefix, chunkBars: 24 });
     const run = await backfill.run({ symbols: ['XAUUSD', 'XAGUSD'], timeframes: ['1h'], fromMs: FROM, toMs: TO });
     expect(run.status).toBe('succeeded');
     const stored = await storedBars(t.db);

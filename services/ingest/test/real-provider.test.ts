@@ -8,6 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { loadPolicy } from '@noctria/policy';
 import { runDq, type CanonicalBar } from '@noctria/canonical-bar';
 import { bootstrapService, loadEnv, type RunningService } from '@noctria/platform';
 import { createTestDatabase, natsUrl, redisUrl, uniquePrefix, type TestDatabase } from '@noctria/testing';
@@ -83,6 +84,16 @@ describe('ingest booted like main.ts with the synthetic provider chain', () => {
       const dq = runDq(fetched.bars, { calendar: s.calendar, missing_fill_max_run: s.missingFillMaxRun, outlier_sigma: s.outlierSigma, dq_spike_k: s.spikeK });
       expect(dq.bars.length).toBeGreaterThan(100);
       expect(project(await storedBars(rt.db, symbol))).toEqual(project(dq.bars as (CanonicalBar & { ts_utc: string })[]));
+    }
+
+    // Exports made by the service (rpc/HTTP) record the pipeline_policy windows in every month's __meta.json.
+    const exported = await rt.exports.export({ symbol: 'XAUUSD', timeframe: '1h', fromMs: from, toMs: to, format: 'csv' });
+    const manifest = JSON.parse(readFileSync(join(rt.options.artifactDir, exported.manifestRef), 'utf8')) as { meta: { ref: string }[] };
+    const pipelinePolicy = loadPolicy('pipeline_policy').values;
+    expect(manifest.meta.length).toBeGreaterThan(0);
+    for (const m of manifest.meta) {
+      const meta = JSON.parse(readFileSync(join(rt.options.artifactDir, m.ref), 'utf8')) as { window_params: Record<string, unknown> };
+      expect(meta.window_params).toEqual({ timeframe: '1h', beta_window_bars: pipelinePolicy.beta_window_bars, beta_ema_half_life_bars: pipelinePolicy.beta_ema_half_life_bars, z_window_bars: pipelinePolicy.z_window_bars, z_ema_half_life_bars: pipelinePolicy.z_ema_half_life_bars, z_clip_sigma: pipelinePolicy.z_clip_sigma, atr_period: pipelinePolicy.atr_period });
     }
   });
 });

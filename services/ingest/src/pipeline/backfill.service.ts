@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { countExpectedBars, timeframeMs, type Timeframe } from '@noctria/canonical-bar';
 import { reportError, type Logger } from '@noctria/platform';
 import type { Registry } from 'prom-client';
 import { INGEST_ERROR } from '../errors.js';
-import type { MarketDataProvider } from '../providers/market-data-provider.port.js';
+import type { FetchResult, FetchTimeSeriesRequest, MarketDataProvider } from '../providers/market-data-provider.port.js';
 import { SPAN, logEvent, span } from '../telemetry.js';
 import type { ChunkResult, IngestPipeline } from './ingest-pipeline.js';
 import { addMonthsMs } from './months.js';
@@ -42,8 +43,40 @@ export interface BackfillProgress {
 export interface BackfillSummary {
   runId: string;
   status: 'succeeded' | 'partial' | 'failed' | 'interrupted';
+  /** Chunks served per source (the source that actually answered: FailoverRouter `servedBy`). */
+  servedBy: Record<string, number>;
+  /** The source of the latest chunk (also the run's `source`). */
+  lastServedBy: string | null;
   series: { symbol: string; timeframe: Timeframe; fromMs: number; toMs: number; chunks: number; ok: boolean; error?: string }[];
   totals: Record<string, number>;
+}
+
+/**
+ * The provider chain as seen by one run: every fetch is passed through, and the source that actually served it
+ * (`servedBy` of a FailoverRouter result, else the provider's own id) is reported.
+ */
+class ServedByRecorder implements MarketDataProvider {
+  constructor(
+    private readonly inner: MarketDataProvider,
+    private readonly onServed: (sourceId: string) => void,
+  ) {}
+  get sourceId() {
+    return this.inner.sourceId;
+  }
+  get providerVersion() {
+    return this.inner.providerVersion;
+  }
+  async fetchTimeSeries(req: FetchTimeSeriesRequest): Promise<FetchResult> {
+    const r = await this.inner.fetchTimeSeries(req);
+    const servedBy = (r as FetchResult & { servedBy?: unknown }).servedBy;
+    this.onServed(typeof servedBy === 'string' ? servedBy : this.inner.sourceId);
+    return r;
+  }
+  streamQuotes: MarketDataProvider['streamQuotes'] = (...a) => this.inner.streamQuotes(...a);
+  listSymbols: MarketDataProvider['listSymbols'] = (...a) => this.inner.listSymbols(...a);
+  getCapabilities: MarketDataProvider['getCapabilities'] = () => this.inner.getCapabilities();
+  getRateLimit: MarketDataProvider['getRateLimit'] = () => this.inner.getRateLimit();
+  healthCheck: MarketDataProvider['healthCheck'] = () => this.inner.healthCheck();
 }
 
 interface SeriesPlan {
@@ -111,6 +144,17 @@ export class BackfillService {
     await this.deps.pipeline.runs.create({ id: runId, kind: 'backfill', source: this.deps.provider.sourceId, params: { ...req, runId: undefined } });
   }
 
+  /**
+   * The run's `source` becomes the source that served its latest chunk (not the router's id) and
+   * `params.served_by` counts the chunks each source served.
+   */
+  private async recordServedBy(summary: BackfillSummary, sourceId: string): Promise<void> {
+    summary.servedBy[sourceId] = (summary.servedBy[sourceId] ?? 0) + 1;
+    summary.lastServedBy = sourceId;
+    const patch = JSON.stringify({ served_by: summary.servedBy, last_served_by: sourceId });
+    await sql`update ingest.ingest_runs set source = ${sourceId}, params = params || ${patch}::jsonb where id = ${summary.runId}`.execute(this.deps.pipeline.deps.db);
+  }
+
   async plan(req: BackfillRequest): Promise<SeriesPlan[]> {
     const { pipeline } = this.deps;
     const settings = pipeline.deps.settings;
@@ -151,8 +195,13 @@ export class BackfillService {
     const { pipeline, logger } = this.deps;
     const runId = req.runId;
     return span(SPAN.run, { ingest_run_id: runId, kind: 'backfill', source: this.deps.provider.sourceId }, async () => {
-      const summary: BackfillSummary = { runId, status: 'succeeded', series: [], totals: {} };
+      const summary: BackfillSummary = { runId, status: 'succeeded', series: [], totals: {}, servedBy: {}, lastServedBy: null };
+      let served: string | undefined;
+      const provider = new ServedByRecorder(this.deps.provider, (id) => (served = id));
       try {
+        // A resumed run keeps counting where it stopped.
+        const previous = (await withStoreRetry(() => pipeline.runs.get(runId)))?.params['served_by'];
+        if (previous && typeof previous === 'object') for (const [k, v] of Object.entries(previous)) if (typeof v === 'number') summary.servedBy[k] = v;
         const plans = await withStoreRetry(() => this.plan(req));
         const chunksTotal = plans.reduce((a, p) => a + p.chunks.length, 0);
         const barsTotal = plans.reduce((a, p) => a + p.chunks.reduce((x, c) => x + c.expected, 0), 0);
@@ -166,7 +215,8 @@ export class BackfillService {
           for (const chunk of plan.chunks) {
             if (options.signal?.aborted) break;
             try {
-              const r = await pipeline.ingestChunk(this.deps.provider, {
+              served = undefined;
+              const r = await pipeline.ingestChunk(provider, {
                 runId,
                 symbol: plan.symbol,
                 timeframe: plan.timeframe,
@@ -174,6 +224,7 @@ export class BackfillService {
                 endMs: chunk.endMs,
                 ...(options.signal ? { signal: options.signal } : {}),
               });
+              if (served !== undefined) await withStoreRetry(() => this.recordServedBy(summary, served as string));
               for (const m of r.months) months.add(m);
               for (const [k, v] of Object.entries(r)) if (typeof v === 'number' && k !== 'lastTsMs') summary.totals[k] = (summary.totals[k] ?? 0) + v;
               entry.chunks += 1;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
-import { barCloseMs, timeframeMs, type Timeframe } from '@noctria/canonical-bar';
+import { barCloseMs, countExpectedBars, isTradingBar, timeframeMs, type Calendar, type Timeframe } from '@noctria/canonical-bar';
 import { encodeBarStale, envelopeHeaders, newEnvelope, subjects } from '@noctria/contracts';
 import { reportError, withTransaction, type Logger } from '@noctria/platform';
 import type { DB } from '../db/schema.js';
@@ -31,6 +31,18 @@ export interface LiveDeps extends LiveOptions {
   onCommitted?: () => void;
 }
 
+/** Per-series live counters since `start()` (for a status line). */
+export interface LiveSeriesStatus {
+  symbol: string;
+  timeframe: Timeframe;
+  /** Bars stored (and queued for publication) by the live loop. */
+  bars: number;
+  /** Open time of the newest stored bar (epoch ms), null before the first. */
+  lastBarMs: number | null;
+  /** Market seconds between that bar's close and now. */
+  lagSeconds: number | null;
+}
+
 export interface LiveTickResult {
   stored: number;
   staleRaised: string[];
@@ -49,8 +61,23 @@ export class LiveService {
   private loop: Promise<void> | undefined;
   private controller: AbortController | undefined;
   private runId: string | undefined;
+  private readonly counters = new Map<string, { bars: number; lastBarMs: number | null }>();
 
   constructor(private readonly deps: LiveDeps) {}
+
+  /** Bars stored per series since the service was built, the newest bar and its lag (market time). */
+  status(): LiveSeriesStatus[] {
+    const nowMs = this.deps.pipeline.now();
+    const out: LiveSeriesStatus[] = [];
+    for (const timeframe of this.timeframes()) {
+      for (const symbol of this.symbols()) {
+        const c = this.counters.get(`${symbol}|${timeframe}`) ?? { bars: 0, lastBarMs: null };
+        const lagSeconds = c.lastBarMs === null ? null : Math.max(0, Math.round((nowMs - barCloseMs(c.lastBarMs, timeframe)) / 1000));
+        out.push({ symbol, timeframe, bars: c.bars, lastBarMs: c.lastBarMs, lagSeconds });
+      }
+    }
+    return out;
+  }
 
   async start(): Promise<void> {
     if (this.running) return;
@@ -97,13 +124,18 @@ export class LiveService {
         for (const symbol of this.symbols()) {
           if (signal?.aborted) return out;
           const nowMs = pipeline.now();
-          const expectedOpen = Math.floor(nowMs / d) * d - d; // last bar that should be closed by now
+          const calendar = pipeline.deps.settings.calendar;
+          const expectedOpen = lastClosedTradingBar(nowMs, timeframe, calendar); // last bar that should be closed by now
           const wm = await pipeline.watermarks.get(symbol, timeframe);
           const from = wm ? wm.last_ts.getTime() + d : expectedOpen;
           if (from <= expectedOpen) {
             try {
               const r = await pipeline.ingestChunk(this.deps.provider, { runId, symbol, timeframe, startMs: from, endMs: expectedOpen + d, live: true, ...(signal ? { signal } : {}) });
               out.stored += r.inserted + r.updated;
+              const c = this.counters.get(`${symbol}|${timeframe}`) ?? { bars: 0, lastBarMs: null };
+              c.bars += r.inserted + r.updated;
+              if (r.lastTsMs !== null) c.lastBarMs = Math.max(c.lastBarMs ?? r.lastTsMs, r.lastTsMs);
+              this.counters.set(`${symbol}|${timeframe}`, c);
             } catch (err) {
               reportError(err, { logger: this.deps.logger, registry: this.deps.registry, fallbackId: INGEST_ERROR.FETCH, context: { event: 'live_fetch_failed', symbol, timeframe, ingest_run_id: runId } });
             }
@@ -112,7 +144,8 @@ export class LiveService {
           const after = await pipeline.watermarks.get(symbol, timeframe);
           const lastMs = after?.last_ts.getTime() ?? null;
           const budget = pipeline.deps.settings.freshnessBudgetSeconds[timeframe];
-          const watermarkLag = lastMs === null ? 0 : Math.max(0, Math.round((expectedOpen - lastMs) / d));
+          // Trading bars expected after the watermark up to the last closed one (weekend bars are not owed).
+          const watermarkLag = lastMs === null ? 0 : countExpectedBars(lastMs + d, expectedOpen + d, timeframe, calendar);
           this.deps.metrics.watermarkLagBars.set({ symbol, timeframe }, watermarkLag);
           if (budget === undefined) continue;
           const late = (lastMs === null || lastMs < expectedOpen) && nowMs - barCloseMs(expectedOpen, timeframe) > budget * 1000;
@@ -180,6 +213,18 @@ export class LiveService {
     });
     return { subject: subjects(this.deps.busPrefix).barStale(timeframe, symbol), msgId, payload, headers: envelopeHeaders(envelope) };
   }
+}
+
+/**
+ * Open of the last bar of `calendar` closed at `nowMs`: the newest trading bar whose close is ≤ now. Under 24/5
+ * on a weekend this is Friday's last bar, so the freshness check owes nothing until Monday's first bar closes.
+ */
+export function lastClosedTradingBar(nowMs: number, timeframe: Timeframe, calendar: Calendar): number {
+  const d = timeframeMs(timeframe);
+  let open = Math.floor(nowMs / d) * d - d;
+  // At most a weekend (plus a day of slack) of non-trading bars to step back over.
+  for (let steps = 0; !isTradingBar(open, calendar) && steps < (4 * 86_400_000) / d; steps++) open -= d;
+  return open;
 }
 
 /** Waits `ms` or until `signal` aborts; the abort listener is removed either way (the loop runs for days). */
