@@ -254,6 +254,22 @@ export function buildProgram(state: State): Command {
       });
     });
 
+  // ── config ─────────────────────────────────────────────────────────────────────
+  program
+    .command('config')
+    .description('policy files (configs/*.yaml)')
+    .command('validate')
+    .description('validate every policy file against its JSON Schema and the cross-rules (exit 78 with each problem when refused)')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const { env, policies } = policiesFor(cmd, state);
+      const out = new Output(io, globalsOf(cmd).json === true);
+      const files = Object.values(policies).map((p) => ({ policy: p.name, path: p.path, sha256: p.sha256 }));
+      out.record('config_valid', { dir: env.NOCTRIA_CONFIG_DIR, files }, [
+        `${files.length} policy files in ${env.NOCTRIA_CONFIG_DIR} are valid (schemas and cross-rules)`,
+        ...table(files, ['policy', 'sha256']),
+      ]);
+    });
+
   return program;
 }
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { parquetReadObjects, parquetMetadata, parquetSchema } from 'hyparquet';
@@ -242,6 +242,23 @@ describe('noctria CLI (cluster profile)', () => {
     expect(recordsOf(r, 'error')[0]).toMatchObject({ error_id: id });
     expect(r.stderr).toContain(`error ${id}:`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('config validate accepts the shipped policies and refuses a broken cross-rule with exit 78 and the problem', async () => {
+    const ok = await h.cli(['--json', 'config', 'validate']);
+    expect(ok.code).toBe(0);
+    const valid = recordsOf(ok, 'config_valid')[0]!;
+    expect((valid['files'] as { policy: string }[]).map((f) => f.policy).sort()).toEqual(readdirSync('configs').filter((f) => f.endsWith('.yaml')).map((f) => f.replace(/\.yaml$/, '')).sort());
+
+    const dir = join(h.workDir, 'configs-bad');
+    cpSync('configs', dir, { recursive: true });
+    const dd = join(dir, 'dd_policy.yaml');
+    // warn ≥ halt breaks the monotonic DD thresholds rule.
+    writeFileSync(dd, readFileSync(dd, 'utf8').replace(/(dd_warn_portfolio:[\s\S]*?value:\s*)[0-9.]+/, '$10.5'));
+    const bad = await h.cli(['--json', '--config-dir', dir, 'config', 'validate']);
+    expect(bad.code).toBe(78);
+    expect(recordsOf(bad, 'error')[0]).toMatchObject({ error_id: 'OPS_CONFIG_CROSS' });
+    expect(bad.stderr).toContain('dd_policy');
   });
 
   it('an unreadable file fails the command (exit 1, UI_CLI_FILE); a readable one with only bad rows does not', async () => {

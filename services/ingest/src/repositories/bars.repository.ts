@@ -316,8 +316,8 @@ function upsertFrom(input: RawBuilder<unknown>, rows: readonly BarToStore[], dif
 }
 
 /**
- * The upsert from the staging table. `existed` is probed per staged row through the primary key (a correlated
- * EXISTS: an index lookup, never a scan of the month's partition whatever the staging table's missing statistics
+ * The upsert from the staging table. `existed` is probed per staged row through the primary key (a LATERAL …
+ * LIMIT 1: an index lookup, never a scan of the month's partition whatever the staging table's missing statistics
  * suggest) in the statement's snapshot, i.e. before the insert. Only what the input does not already tell is
  * returned: the staged row's ordinal, the stored flag/source/revision, and the metadata of updated rows (the
  * previous-values block); the rest of each written bar is rebuilt from the input.
@@ -326,12 +326,14 @@ function stagedUpsert(rows: readonly BarToStore[], diffThresh: number) {
   const { from, to } = timeBounds(rows);
   return sql<{ ord: number; quality_flag: string; source_id: string; revision: number; inserted: boolean; metadata: Record<string, unknown> | null }>`
     with input as (
-      select s.*, exists (
-        select 1 from ingest.canonical_bars c
+      select s.*, e.existed is not null as existed
+      from ${sql.raw(STAGE)} s
+      left join lateral (
+        select true as existed from ingest.canonical_bars c
         where c.symbol = s.symbol and c.timeframe = s.timeframe and c.ts_utc = s.ts_utc
           and c.ts_utc >= ${from}::timestamptz and c.ts_utc <= ${to}::timestamptz
-      ) as existed
-      from ${sql.raw(STAGE)} s
+        limit 1
+      ) e on true
     ),
     upserted as (
     insert into ingest.canonical_bars as b
