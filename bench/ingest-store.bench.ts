@@ -1,13 +1,15 @@
 /**
- * Bulk store of 1,000,000 canonical bars through the ingest service's storage path — `BarsRepository.upsert`
- * (INSERT … SELECT FROM unnest(…) ON CONFLICT with the revised/conflict rules and per-row written/duplicate
- * reporting) into the monthly-partitioned `ingest.canonical_bars`, partitions created on demand, one transaction
- * per batch as the pipeline commits chunks — next to a raw `COPY` of the same rows into an unindexed table (the
- * reference, same run, same server), and next to the platform's `copyInto` staging path into the same table
- * (which has no revised/conflict semantics). Also a re-ingest of the same rows (all duplicates).
+ * Bulk store of 1,000,000 canonical bars through the ingest service's storage path — per chunk, one transaction on
+ * one connection (`withClientTransaction`): COPY into a temp staging table (ON COMMIT DROP), then the set-based
+ * `INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE <changed> RETURNING` with the revised/conflict rules and the
+ * per-row written set (`BarsRepository.upsertStaged`), into the monthly-partitioned `ingest.canonical_bars`,
+ * partitions created on demand — next to a raw `COPY` of the same rows into an unindexed table (the reference,
+ * same run, same server). Also: a re-ingest of the same rows (all duplicates), 1000-bar chunks, the previous
+ * unnest-array upsert and the platform's `copyInto` (no revised/conflict semantics) on fewer rows, since they
+ * are references only (`BENCH_INGEST_LEGACY_ROWS`, default 100,000; `BENCH_INGEST_COPYINTO_ROWS`, default 300,000).
  *
  * Throwaway database (created and dropped). `DATABASE_URL` (superuser) or 127.0.0.1:5432.
- * `BENCH_INGEST_ROWS` overrides the row count. Figures are printed, never asserted.
+ * `BENCH_INGEST_ROWS` overrides the main row count. Figures are printed, never asserted.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';

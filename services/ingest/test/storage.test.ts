@@ -29,8 +29,10 @@ describe('migrations', () => {
     const test = await createTestDatabase({ schema: INGEST_SCHEMA, migrations: ingestMigrations });
     const database = createDatabase({ connectionString: test.connectionString, schema: INGEST_SCHEMA, poolMax: 3 });
     try {
-      const expected = ['canonical_bars', 'dq_counters', 'ingest_runs', 'outbox', 'quarantine', 'raw_responses', 'rejected_rows', 'stale_flags', 'watermarks'];
+      const expected = ['canonical_bars', 'chunk_ledger', 'dq_counters', 'ingest_runs', 'outbox', 'quarantine', 'raw_responses', 'rejected_rows', 'stale_flags', 'watermarks'];
       expect(await tables(database.db as never)).toEqual(expected);
+      expect(await migrateDown({ db: database.db, schema: INGEST_SCHEMA, migrations: ingestMigrations })).toBe('20250801000000-chunk-ledger');
+      expect(await tables(database.db as never)).toEqual(expected.filter((x) => x !== 'chunk_ledger'));
       const reverted = await migrateDown({ db: database.db, schema: INGEST_SCHEMA, migrations: ingestMigrations });
       expect(reverted).toBe('20250601000000-initial');
       expect(await tables(database.db as never)).toEqual([]);

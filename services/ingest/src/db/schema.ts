@@ -125,6 +125,17 @@ export interface StaleFlagsTable {
   cleared_at: Timestamp | null;
 }
 
+export interface ChunkLedgerTable {
+  token: string;
+  ingest_run_id: string;
+  symbol: string;
+  timeframe: string;
+  start_ts: Timestamp;
+  end_ts: Timestamp;
+  outcome: Json<Record<string, number>>;
+  committed_at: GeneratedTimestamp;
+}
+
 export interface DB {
   'ingest.canonical_bars': CanonicalBarsTable;
   'ingest.raw_responses': RawResponsesTable;
@@ -135,4 +146,5 @@ export interface DB {
   'ingest.rejected_rows': RejectedRowsTable;
   'ingest.outbox': OutboxTable;
   'ingest.stale_flags': StaleFlagsTable;
+  'ingest.chunk_ledger': ChunkLedgerTable;
 }

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import {
   barChecksum,
@@ -15,11 +17,11 @@ import {
   type Timeframe,
 } from '@noctria/canonical-bar';
 import { encodeBarClosed, envelopeHeaders, newEnvelope, subjects } from '@noctria/contracts';
-import { injectTraceContext, withTransaction, type Logger } from '@noctria/platform';
+import { injectTraceContext, poolOf, withClientTransaction, type Logger } from '@noctria/platform';
 import type { DB } from '../db/schema.js';
 import { INGEST_ERROR } from '../errors.js';
 import type { FetchResult, MarketDataProvider, RejectedRow } from '../providers/market-data-provider.port.js';
-import { BarsRepository, rowToBar, type BarToStore, type StoredBar } from '../repositories/bars.repository.js';
+import { BarsRepository, rowToBar, type BarToStore, type StoredBar, type UpsertResult } from '../repositories/bars.repository.js';
 import { DqRepository, emptyDqCounts, type DqCounts } from '../repositories/dq.repository.js';
 import { OutboxRepository, type OutboxMessage } from '../repositories/outbox.repository.js';
 import { RawResponsesRepository } from '../repositories/raw.repository.js';
@@ -34,6 +36,13 @@ import type { IngestSettings } from './settings.js';
 import { withStoreRetry, type StoreRetryOptions } from './store-retry.js';
 
 export const PRODUCER = 'ingest';
+
+/** One chunk store's identity across its retries (see the chunk ledger). */
+export interface StoreAttempt {
+  token: string;
+  /** A previous attempt failed: it may still have committed (a COMMIT whose reply was lost). */
+  retry: boolean;
+}
 
 export interface ChunkRequest {
   runId: string;
@@ -81,6 +90,8 @@ export interface PipelineDeps {
   /** Called after every commit that wrote outbox rows (the relay publishes them). */
   onCommitted?: () => void;
   now?: () => number;
+  /** The pg pool under `db` (for the chunk's COPY); default: the pool `createDatabase` built `db` on. */
+  pool?: pg.Pool;
   /** Re-runs of a chunk's DQ + store step after transient database failures (connection lost, deadlock…). */
   storeRetry?: StoreRetryOptions;
 }
@@ -156,7 +167,14 @@ export class IngestPipeline {
     fallbackSourceId: string,
     extra: { request?: Record<string, unknown>; lines?: readonly number[] } = {},
   ): Promise<ChunkResult> {
-    return withStoreRetry(() => this.processFetchedOnce(req, fetched, fallbackSourceId, extra), {
+    // One token per chunk store: a retry after an uncertain COMMIT (connection lost while committing) finds it in
+    // the chunk ledger when that commit went through, and then writes nothing a second time.
+    const attempt = { token: randomUUID(), retry: false };
+    return withStoreRetry(() => {
+      const r = this.processFetchedOnce(req, fetched, fallbackSourceId, extra, { ...attempt });
+      attempt.retry = true;
+      return r;
+    }, {
       ...this.deps.storeRetry,
       ...(req.signal ? { signal: req.signal } : {}),
       onRetry: (err, attempt, delayMs) => {
@@ -176,6 +194,7 @@ export class IngestPipeline {
     fetched: FetchResult,
     fallbackSourceId: string,
     extra: { request?: Record<string, unknown>; lines?: readonly number[] },
+    attempt: StoreAttempt = { token: randomUUID(), retry: false },
   ): Promise<ChunkResult> {
     const { settings, metrics } = this.deps;
     const tf = req.timeframe;
@@ -271,45 +290,15 @@ export class IngestPipeline {
     const toStore: BarToStore[] = dqOut.bars.map((b) => ({ bar: b.bar, tsMs: b.tsMs, checksum: barChecksum(b.bar) }));
     const lastTsMs = toStore.length > 0 ? Math.max(...toStore.map((b) => b.tsMs)) : null;
     const stored = await span(SPAN.store, { ingest_run_id: req.runId, symbol: req.symbol, timeframe: tf, bars: toStore.length }, async () => {
+      if (attempt.retry) {
+        const prior = await this.runs.committedChunk(attempt.token);
+        if (prior) return { up: { written: [], inserted: prior.inserted, updated: prior.updated, duplicates: prior.duplicates, revised: prior.revised, conflicts: prior.conflicts }, published: prior.published, replayed: true };
+      }
       if (toStore.length > 0) {
         const minTs = Math.min(...toStore.map((b) => b.tsMs));
         await this.bars.ensurePartitions(minTs, (lastTsMs as number) + 1);
       }
-      const result = await withTransaction(this.deps.db, async (trx) => {
-        const up = await this.bars.upsert(trx, toStore, settings.diffThresh);
-        if (lastTsMs !== null) await this.watermarks.advance(trx, req.symbol, tf, lastTsMs, sourceId);
-        const messages = up.written.filter((w) => w.bar.quality_flag !== 'missing').map((w) => this.barMessage(w, req.live === true, nowMs));
-        await this.outbox.enqueue(trx, messages);
-        for (const w of up.written) {
-          if (w.bar.quality_flag === 'revised') counts(w.tsMs).revised += 1;
-          if (w.bar.quality_flag === 'conflict') counts(w.tsMs).conflicts += 1;
-        }
-        for (const [month, c] of perMonth) await this.dq.add(trx, { runId: req.runId, symbol: req.symbol, timeframe: tf, month }, c);
-        await this.rejectedRepo.insert(trx, rejected);
-        if (fetched.raw) {
-          await this.raw.insert(trx, { runId: req.runId, sourceId, request: extra.request ?? {}, contentType: fetched.raw.contentType, body: fetched.raw.body });
-        }
-        await this.runs.addCounts(
-          req.runId,
-          {
-            fetched: fetched.bars.length,
-            rejected: rejected.length,
-            inserted: up.inserted,
-            updated: up.updated,
-            duplicates: up.duplicates + dqOut.duplicates,
-            revised: up.revised,
-            conflicts: up.conflicts,
-            outliers: dqOut.bars.filter((b) => b.bar.quality_flag === 'outlier').length,
-            filled: dqOut.bars.filter((b) => b.bar.quality_flag === 'resampled').length,
-            missing: dqOut.missingOpens.length,
-            published: messages.length,
-            chunks: 1,
-          },
-          trx,
-        );
-        return { up, published: messages.length };
-      });
-      return result;
+      return this.storeChunk(req, attempt.token, { toStore, lastTsMs, sourceId, nowMs, perMonth, counts, rejected, fetched, extra, dqOut });
     });
     if (stored.published > 0) this.deps.onCommitted?.();
 
@@ -351,6 +340,82 @@ export class IngestPipeline {
     };
     logEvent(this.deps.logger, 'debug', 'chunk_stored', { source: sourceId, symbol: req.symbol, timeframe: tf, ingest_run_id: req.runId, details: { ...result } });
     return result;
+  }
+
+  /**
+   * The chunk's store transaction on one connection: bars (COPY into a temp staging table + set-based upsert),
+   * watermark, outbox rows, DQ counters, rejected rows, raw response, run counts and the chunk-ledger row under
+   * `token` commit together or not at all.
+   */
+  private async storeChunk(
+    req: ChunkRequest,
+    token: string,
+    c: {
+      toStore: BarToStore[];
+      lastTsMs: number | null;
+      sourceId: string;
+      nowMs: number;
+      perMonth: Map<string, DqCounts>;
+      counts: (ms: number) => DqCounts;
+      rejected: RejectedRowInput[];
+      fetched: FetchResult;
+      extra: { request?: Record<string, unknown> };
+      dqOut: { duplicates: number; bars: { bar: CanonicalBar }[]; missingOpens: readonly number[] };
+    },
+  ): Promise<{ up: UpsertResult; published: number; replayed: boolean }> {
+    const tf = req.timeframe;
+    const db = this.deps.db;
+    const pool = this.deps.pool ?? poolOf(db as Kysely<unknown>)?.pool;
+    if (!pool) throw new Error('IngestPipeline needs the pg pool of its database (deps.pool, or a Kysely built by createDatabase)');
+    const plugins = poolOf(db as Kysely<unknown>)?.plugins ?? [];
+    return withClientTransaction<DB, { up: UpsertResult; published: number; replayed: boolean }>(
+      pool,
+      async (tx) => {
+        const trx = tx.db;
+        const up = await this.bars.upsertStaged(tx, c.toStore, this.deps.settings.diffThresh);
+        if (c.lastTsMs !== null) await this.watermarks.advance(trx, req.symbol, tf, c.lastTsMs, c.sourceId);
+        const messages = up.written.filter((w) => w.bar.quality_flag !== 'missing').map((w) => this.barMessage(w, req.live === true, c.nowMs));
+        await this.outbox.enqueue(trx, messages);
+        for (const w of up.written) {
+          if (w.bar.quality_flag === 'revised') c.counts(w.tsMs).revised += 1;
+          if (w.bar.quality_flag === 'conflict') c.counts(w.tsMs).conflicts += 1;
+        }
+        for (const [month, counts] of c.perMonth) await this.dq.add(trx, { runId: req.runId, symbol: req.symbol, timeframe: tf, month }, counts);
+        await this.rejectedRepo.insert(trx, c.rejected);
+        if (c.fetched.raw) {
+          await this.raw.insert(trx, { runId: req.runId, sourceId: c.sourceId, request: c.extra.request ?? {}, contentType: c.fetched.raw.contentType, body: c.fetched.raw.body });
+        }
+        await this.runs.addCounts(
+          req.runId,
+          {
+            fetched: c.fetched.bars.length,
+            rejected: c.rejected.length,
+            inserted: up.inserted,
+            updated: up.updated,
+            duplicates: up.duplicates + c.dqOut.duplicates,
+            revised: up.revised,
+            conflicts: up.conflicts,
+            outliers: c.dqOut.bars.filter((b) => b.bar.quality_flag === 'outlier').length,
+            filled: c.dqOut.bars.filter((b) => b.bar.quality_flag === 'resampled').length,
+            missing: c.dqOut.missingOpens.length,
+            published: messages.length,
+            chunks: 1,
+          },
+          trx,
+        );
+        await this.runs.recordChunk(trx, {
+          token,
+          runId: req.runId,
+          symbol: req.symbol,
+          timeframe: tf,
+          startMs: req.startMs,
+          endMs: req.endMs,
+          outcome: { inserted: up.inserted, updated: up.updated, duplicates: up.duplicates, revised: up.revised, conflicts: up.conflicts, published: messages.length },
+        });
+        return { up, published: messages.length, replayed: false };
+      },
+      { plugins },
+    );
   }
 
   /**

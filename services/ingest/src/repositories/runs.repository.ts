@@ -14,6 +14,16 @@ export interface IngestRun {
   error: Record<string, unknown> | null;
 }
 
+/** What a committed chunk store wrote (kept in the chunk ledger). */
+export interface ChunkOutcome {
+  inserted: number;
+  updated: number;
+  duplicates: number;
+  revised: number;
+  conflicts: number;
+  published: number;
+}
+
 export class RunsRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
@@ -40,6 +50,31 @@ export class RunsRepository {
         ),
         heartbeat_at = now()
       where r.id = ${id}`.execute(db);
+  }
+
+  /** Records a chunk's committed store in the caller's (the chunk's) transaction, under its attempt token. */
+  async recordChunk(
+    db: Kysely<DB>,
+    chunk: { token: string; runId: string; symbol: string; timeframe: string; startMs: number; endMs: number; outcome: ChunkOutcome },
+  ): Promise<void> {
+    await db
+      .insertInto('ingest.chunk_ledger')
+      .values({
+        token: chunk.token,
+        ingest_run_id: chunk.runId,
+        symbol: chunk.symbol,
+        timeframe: chunk.timeframe,
+        start_ts: new Date(chunk.startMs),
+        end_ts: new Date(chunk.endMs),
+        outcome: JSON.stringify(chunk.outcome),
+      })
+      .execute();
+  }
+
+  /** The outcome recorded under `token`, i.e. whether that store attempt committed (undefined: it did not). */
+  async committedChunk(token: string, db: Kysely<DB> = this.db): Promise<ChunkOutcome | undefined> {
+    const row = await db.selectFrom('ingest.chunk_ledger').select('outcome').where('token', '=', token).executeTakeFirst();
+    return row ? (row.outcome as unknown as ChunkOutcome) : undefined;
   }
 
   async finish(id: string, status: RunStatus, error: Record<string, unknown> | null = null): Promise<void> {
