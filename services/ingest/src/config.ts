@@ -19,6 +19,11 @@ export const ingestEnvSchema = z
     INGEST_LIVE_SPEED: envInt(1, { min: 1, max: 1_000_000 }),
     /** Start the live loop at boot. */
     INGEST_LIVE_ENABLED: envBoolean(false),
+    /**
+     * Live path: `poll` (fetch newly closed bars) or `stream` (aggregate the WebSocket quote stream into bars, REST
+     * re-sync after reconnects). Unset: `stream` when a TwelveData source is enabled, else `poll`.
+     */
+    INGEST_LIVE_MODE: z.enum(['poll', 'stream']).optional(),
     /** Where bar exports are written (ArtifactStore local directory in `embedded`). */
     INGEST_ARTIFACT_DIR: z.string().min(1).optional(),
     /** Bars per provider request / store transaction during backfill. */

@@ -12,6 +12,7 @@ import { ImportService } from './pipeline/import.service.js';
 import { IngestPipeline } from './pipeline/ingest-pipeline.js';
 import { LiveService, type LiveOptions } from './pipeline/live.service.js';
 import { OutboxRelay } from './pipeline/outbox-relay.js';
+import { StreamingLiveService, type StreamLiveOptions } from './pipeline/stream-live.service.js';
 import { QuarantineService } from './pipeline/quarantine.service.js';
 import { RetentionService } from './pipeline/retention.service.js';
 import type { IngestSettings } from './pipeline/settings.js';
@@ -33,8 +34,11 @@ export interface IngestModuleOptions {
   relayPollMs?: number;
   /** Wall/market clock (default Date.now). */
   now?: () => number;
-  /** Live polling of newly closed bars. */
-  live?: LiveOptions & { enabled: boolean };
+  /**
+   * Live mode: `poll` (default) polls the provider for newly closed bars; `stream` aggregates the provider's quote
+   * stream (TwelveData WebSocket) into bars, with REST catch-ups after reconnects.
+   */
+  live?: LiveOptions & StreamLiveOptions & { enabled: boolean; mode?: 'poll' | 'stream' };
   /** Runs `running` with a heartbeat older than this at start are marked interrupted (default 60 s). */
   staleRunAfterMs?: number;
   /** Register the rpc.ingest.* request handlers (default true). */
@@ -57,6 +61,8 @@ export class IngestRuntime implements OnApplicationBootstrap, OnModuleDestroy {
   readonly imports: ImportService;
   readonly exports: ExportService;
   readonly live: LiveService;
+  /** The WebSocket live path (started next to the polling `live` guard when `options.live.mode` is `stream`). */
+  readonly streamLive: StreamingLiveService;
 
   constructor(
     @Inject(INGEST_OPTIONS) readonly options: IngestModuleOptions,
@@ -102,6 +108,13 @@ export class IngestRuntime implements OnApplicationBootstrap, OnModuleDestroy {
       onCommitted: () => this.relay.kick(),
       ...(options.live ?? {}),
     });
+    const { enabled: _enabled, mode: _mode, pollMs: _pollMs, ...streamOptions } = options.live ?? { enabled: false };
+    this.streamLive = new StreamingLiveService({ pipeline: this.pipeline, provider: options.provider, logger, registry, metrics: this.metrics, ...streamOptions });
+  }
+
+  /** The live path of `options.live.mode`. */
+  get liveMode(): 'poll' | 'stream' {
+    return this.options.live?.mode ?? 'poll';
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -113,6 +126,7 @@ export class IngestRuntime implements OnApplicationBootstrap, OnModuleDestroy {
     this.shutdown.register('ingest.outbox-relay', { stop: () => this.relay.stop() });
     this.shutdown.register('ingest.backfills', { stop: () => this.backfill.stopAll() });
     this.shutdown.register('ingest.live', { stop: () => this.live.stop() });
+    this.shutdown.register('ingest.live-stream', { stop: () => this.streamLive.stop() });
     if (this.options.rpc ?? true) await registerRpcHandlers(this, this.shutdown, prefix);
     const retention = this.options.retention;
     if (retention) {
@@ -128,7 +142,11 @@ export class IngestRuntime implements OnApplicationBootstrap, OnModuleDestroy {
       void runRetention();
     }
     if (this.options.live?.enabled) {
-      this.live.start().catch((err) => reportError(err, { logger: this.logger, registry: this.registry, fallbackId: 'DATA_API_FETCH', context: { event: 'live_failed' } }));
+      const failed = (err: unknown) => reportError(err, { logger: this.logger, registry: this.registry, fallbackId: 'DATA_API_FETCH', context: { event: 'live_failed' } });
+      // The poll loop runs in both modes: it is the freshness guard (md.stale after the budget) and the REST safety
+      // net; in stream mode the WebSocket normally stores each bar first and the poll finds nothing to fetch.
+      this.live.start().catch(failed);
+      if (this.liveMode === 'stream') this.streamLive.start().catch(failed);
     }
   }
 

@@ -21,10 +21,13 @@ export function buildIngestOptions(env: IngestEnv & { NOCTRIA_CONFIG_DIR: string
   const settings = settingsFromPolicies({ pipeline: set.pipeline_policy.values, universe: set.universe.values, retention: set.data_retention.values });
   settings.retention = retentionSettingsFromPolicies(set);
   const clock = new AcceleratedClock({ speed: env.INGEST_LIVE_SPEED });
+  const enabled = env.INGEST_SOURCES.split(',');
+  // The WebSocket live path needs a source with a quote stream (TwelveData); the synthetic provider polls.
+  const streaming = enabled.some((id) => set.sources.values.providers[id]?.type === 'TwelveData');
   const provider = buildProviderChain({
     sources: set.sources.values,
     pipeline: set.pipeline_policy.values,
-    enabled: env.INGEST_SOURCES.split(','),
+    enabled,
     metrics: createIngestMetrics(ctx.registry),
     clock,
     syntheticSeed: env.INGEST_SYNTHETIC_SEED,
@@ -39,7 +42,7 @@ export function buildIngestOptions(env: IngestEnv & { NOCTRIA_CONFIG_DIR: string
     chunkBars: env.INGEST_CHUNK_BARS,
     artifactDir: env.INGEST_ARTIFACT_DIR ?? join(env.NOCTRIA_DATA_DIR, 'artifacts'),
     now: () => Math.floor(clock.now()),
-    live: { enabled: env.INGEST_LIVE_ENABLED },
+    live: { enabled: env.INGEST_LIVE_ENABLED, mode: env.INGEST_LIVE_MODE ?? (streaming ? 'stream' : 'poll') },
     retention: { intervalMs: 24 * 3600_000 },
     windowParams: (timeframe) => windowParamsFromPolicy(set.pipeline_policy.values, timeframe),
   };

@@ -67,16 +67,7 @@ export class LiveService {
 
   /** Bars stored per series since the service was built, the newest bar and its lag (market time). */
   status(): LiveSeriesStatus[] {
-    const nowMs = this.deps.pipeline.now();
-    const out: LiveSeriesStatus[] = [];
-    for (const timeframe of this.timeframes()) {
-      for (const symbol of this.symbols()) {
-        const c = this.counters.get(`${symbol}|${timeframe}`) ?? { bars: 0, lastBarMs: null };
-        const lagSeconds = c.lastBarMs === null ? null : Math.max(0, Math.round((nowMs - barCloseMs(c.lastBarMs, timeframe)) / 1000));
-        out.push({ symbol, timeframe, bars: c.bars, lastBarMs: c.lastBarMs, lagSeconds });
-      }
-    }
-    return out;
+    return seriesStatus(this.counters, this.symbols(), this.timeframes(), this.deps.pipeline.now());
   }
 
   async start(): Promise<void> {
@@ -241,4 +232,22 @@ function pollDelay(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Per-series live counters as reported by `status()` (bars stored, newest bar, its lag in market time). */
+export function seriesStatus(
+  counters: ReadonlyMap<string, { bars: number; lastBarMs: number | null }>,
+  symbols: readonly string[],
+  timeframes: readonly Timeframe[],
+  nowMs: number,
+): LiveSeriesStatus[] {
+  const out: LiveSeriesStatus[] = [];
+  for (const timeframe of timeframes) {
+    for (const symbol of symbols) {
+      const c = counters.get(`${symbol}|${timeframe}`) ?? { bars: 0, lastBarMs: null };
+      const lagSeconds = c.lastBarMs === null ? null : Math.max(0, Math.round((nowMs - barCloseMs(c.lastBarMs, timeframe)) / 1000));
+      out.push({ symbol, timeframe, bars: c.bars, lastBarMs: c.lastBarMs, lagSeconds });
+    }
+  }
+  return out;
 }

@@ -67,11 +67,20 @@ export interface QuoteStreamHandle {
   close(): Promise<void>;
 }
 
+export interface StreamQuotesOptions {
+  signal?: AbortSignal;
+  /**
+   * Called at each reconnect attempt of the stream (a dropped socket), in addition to any handler the adapter was
+   * configured with: the live stream re-syncs the affected bars over REST.
+   */
+  onReconnect?: (sourceId: string, attempt: number) => void;
+}
+
 export interface MarketDataProvider {
   readonly sourceId: string;
   readonly providerVersion: string;
   fetchTimeSeries(request: FetchTimeSeriesRequest): Promise<FetchResult>;
-  streamQuotes(symbols: string[], options: { signal?: AbortSignal }): Promise<QuoteStreamHandle>;
+  streamQuotes(symbols: string[], options: StreamQuotesOptions): Promise<QuoteStreamHandle>;
   listSymbols(filters?: { assetClass?: string; search?: string }): Promise<SymbolMeta[]>;
   getCapabilities(): ProviderCapabilities;
   getRateLimit(): RateLimitInfo;

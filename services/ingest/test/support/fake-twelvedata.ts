@@ -53,8 +53,19 @@ export interface FakeTwelveDataOptions {
   symbols?: Record<string, FakeSymbolSpec>;
   /** Interval between price events per connection. Default 5 ms. */
   priceIntervalMs?: number;
-  /** Epoch seconds of the first price event (each further event of a symbol adds one second). */
+  /** Epoch seconds of the first price event (each further event of a symbol adds `tickStepS`). */
   tickEpochS?: number;
+  /** Seconds between consecutive price events of a symbol. Default 1. */
+  tickStepS?: number;
+}
+
+/** One price event of a symbol: sent on a connection, or published while no client was connected (`connection: null`). */
+export interface FakePriceEvent {
+  symbol: string;
+  n: number;
+  timestamp: number;
+  price: number;
+  connection: number | null;
 }
 
 export const DEFAULT_FAKE_SYMBOLS: Record<string, FakeSymbolSpec> = {
@@ -103,6 +114,8 @@ const NO_DATA = 'No data is available on the specified dates. Try setting differ
 export class FakeTwelveData {
   readonly requests: RecordedRequest[] = [];
   readonly connections: FakeWsConnection[] = [];
+  /** Every price event, in order (see {@link FakePriceEvent}). */
+  readonly prices: FakePriceEvent[] = [];
   readonly apiKey: string;
   private readonly seed: number;
   private readonly specs: Record<string, FakeSymbolSpec>;
@@ -111,6 +124,7 @@ export class FakeTwelveData {
   private readonly globalScript: FakeAction[] = [];
   private readonly pathScripts = new Map<string, FakeAction[]>();
   private readonly wsDrops: number[] = [];
+  private readonly missedAfterDrop: number[] = [];
   private readonly sockets = new Set<Socket>();
   private readonly priceSeq = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -162,6 +176,14 @@ export class FakeTwelveData {
     this.wsDrops.push(...n);
   }
 
+  /**
+   * When the next scripted drop terminates a connection, each of its symbols publishes `n` price events that no
+   * client receives (the market moves on while the client reconnects); queue several for several drops.
+   */
+  missPricesAfterDrop(...n: number[]): void {
+    this.missedAfterDrop.push(...n);
+  }
+
   pausePrices(): void {
     this.wsPaused = true;
   }
@@ -198,7 +220,7 @@ export class FakeTwelveData {
     const spec = this.specs[symbol] ?? { base: 100, decimals: 2 };
     const u = mix32(this.seed ^ mix32(strHash(`tick:${symbol}`) ^ n)) / 2 ** 32;
     const price = Number((spec.base * (1 + 0.001 * Math.sin(n / 7) + 0.0002 * (u - 0.5))).toFixed(spec.decimals));
-    return { timestamp: (this.options.tickEpochS ?? 1_704_200_000) + n, price };
+    return { timestamp: (this.options.tickEpochS ?? 1_704_200_000) + n * (this.options.tickStepS ?? 1), price };
   }
 
   private level(symbol: string, spec: FakeSymbolSpec, step: number, i: number): number {
@@ -397,8 +419,19 @@ export class FakeTwelveData {
       const spec = this.specs[symbol] as FakeSymbolSpec;
       const { timestamp, price } = this.tickPrice(symbol, n);
       ws.send(JSON.stringify({ event: 'price', symbol, currency_base: spec.currencyBase, currency_quote: spec.currencyQuote, exchange: 'PHYSICAL CURRENCY', type: spec.type, timestamp, price }));
+      this.prices.push({ symbol, n, timestamp, price, connection: conn.id });
       conn.pricesSent += 1;
-      if (dropAfter !== undefined && conn.pricesSent >= dropAfter) ws.terminate();
+      if (dropAfter !== undefined && conn.pricesSent >= dropAfter) {
+        const missed = this.missedAfterDrop.shift() ?? 0;
+        for (const s of subscribed) {
+          for (let i = 0; i < missed; i++) {
+            const m = this.priceSeq.get(s) ?? 0;
+            this.priceSeq.set(s, m + 1);
+            this.prices.push({ symbol: s, n: m, ...this.tickPrice(s, m), connection: null });
+          }
+        }
+        ws.terminate();
+      }
     }, this.options.priceIntervalMs ?? 5);
     this.timers.add(timer);
     ws.on('close', () => {

@@ -12,6 +12,7 @@ import type {
   ProviderCapabilities,
   ProviderHealth,
   QuoteStreamHandle,
+  StreamQuotesOptions,
   RateLimitInfo,
   SymbolMeta,
 } from '../market-data-provider.port.js';
@@ -84,7 +85,7 @@ export class FailoverRouter implements MarketDataProvider {
     return { ...r.value, servedBy: r.servedBy, attempts: r.attempts };
   }
 
-  async streamQuotes(symbols: string[], options: { signal?: AbortSignal } = {}): Promise<QuoteStreamHandle & { servedBy: string }> {
+  async streamQuotes(symbols: string[], options: StreamQuotesOptions = {}): Promise<QuoteStreamHandle & { servedBy: string }> {
     const r = await this.route('ws', undefined, (p) => p.streamQuotes(symbols, options), options.signal);
     return { ...r.value, servedBy: r.servedBy };
   }

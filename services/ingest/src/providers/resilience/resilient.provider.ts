@@ -25,6 +25,7 @@ import type {
   ProviderCapabilities,
   ProviderHealth,
   QuoteStreamHandle,
+  StreamQuotesOptions,
   RateLimitInfo,
   SymbolMeta,
 } from '../market-data-provider.port.js';
@@ -168,7 +169,7 @@ export class ResilientProvider implements MarketDataProvider {
     return this.run(req.timeframe, (signal) => this.inner.fetchTimeSeries({ ...req, signal: req.signal ? AbortSignal.any([req.signal, signal]) : signal }), req.signal);
   }
 
-  streamQuotes(symbols: string[], options: { signal?: AbortSignal } = {}): Promise<QuoteStreamHandle> {
+  streamQuotes(symbols: string[], options: StreamQuotesOptions = {}): Promise<QuoteStreamHandle> {
     return this.run('ws', () => this.inner.streamQuotes(symbols, options), options.signal, false);
   }
 

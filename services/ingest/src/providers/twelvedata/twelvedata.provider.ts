@@ -14,6 +14,7 @@ import type {
   QuoteStreamHandle,
   RateLimitInfo,
   RejectedRow,
+  StreamQuotesOptions,
   SymbolMeta,
 } from '../market-data-provider.port.js';
 import { capabilitiesFromConfig, rateLimitFromConfig, type KeyResolver, type SourceConfig } from '../source-config.js';
@@ -233,9 +234,19 @@ export class TwelveDataProvider implements MarketDataProvider {
     };
   }
 
-  async streamQuotes(symbols: string[], options: { signal?: AbortSignal } = {}): Promise<QuoteStreamHandle> {
+  async streamQuotes(symbols: string[], options: StreamQuotesOptions = {}): Promise<QuoteStreamHandle> {
+    const configured = this.options.stream?.onReconnect;
+    const perStream = options.onReconnect;
     return openTwelveDataQuoteStream({
       ...this.options.stream,
+      ...(configured || perStream
+        ? {
+            onReconnect: (sourceId: string, attempt: number) => {
+              configured?.(sourceId, attempt);
+              perStream?.(sourceId, attempt);
+            },
+          }
+        : {}),
       url: this.wsUrl,
       apiKey: await this.apiKey(),
       symbolMap: this.symbols,
