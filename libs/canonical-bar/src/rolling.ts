@@ -19,8 +19,9 @@ export interface RollingStdState {
 
 /**
  * Fixed-capacity rolling window with O(1) mean and sample standard deviation (running sums; the sums are
- * recomputed exactly from the window every `16 × capacity` evictions to bound floating drift, and reset to
- * exactly 0 when the window holds only zeros). A variance at or below {@link VARIANCE_FLOOR} × mean square
+ * recomputed exactly from the window every `16 × capacity` evictions to bound floating drift, whenever an
+ * evicted value dwarfs what remains (catastrophic cancellation), and reset to exactly 0 when the window holds
+ * only zeros). A variance at or below {@link VARIANCE_FLOOR} × mean square
  * is reported as σ = 0 (zero dispersion).
  */
 export class RollingStd {
@@ -55,6 +56,10 @@ export class RollingStd {
       else if (this.nonZero === 0) {
         this.sum = 0;
         this.sumSq = 0;
+      } else if (old * old > 1e6 * this.sumSq) {
+        // The evicted value dwarfed what is left: the subtraction cancelled most significant digits, so the
+        // running sums now carry rounding residue of the old value's magnitude. Recompute them exactly.
+        this.recompute();
       }
     } else {
       let tail = this.head + this.n;

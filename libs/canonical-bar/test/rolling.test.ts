@@ -63,6 +63,12 @@ describe('RollingStd', () => {
     );
   });
 
+  it('leaves no rounding residue of a large evicted value in σ (fast-check counterexample from CI)', () => {
+    const s = new RollingStd(2);
+    for (const x of [0.00006103515625, 6.431098710768743e-13, 0, -5e-324]) s.push(x);
+    expect(s.std()).toBeCloseTo(naiveStd([0, -5e-324]), 12);
+  });
+
   it('reports σ = 0 for a window of equal values (no rounding-noise σ)', () => {
     const s = new RollingStd(4);
     for (const x of [0.3, -0.2, 0.05, 0.05, 0.05, 0.05]) s.push(x);
