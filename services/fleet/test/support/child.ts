@@ -1,32 +1,12 @@
 /**
  * Runs the fleet entry point in a child `node` process: the sources (libs, services/ingest, services/fleet) are
- * transpiled with SWC and the repo's .swcrc into a temporary directory (`@noctria/*` specifiers rewritten to
- * relative paths, the workspace node_modules linked in), so the test exercises the real `main.ts` with real
- * signals and exit codes, independent of a stale dist/.
+ * transpiled by `compileForChild` (libs/testing), so the test exercises the real `main.ts` with real signals and
+ * exit codes, independent of a stale dist/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { transform } from '@swc/core';
-import { waitFor } from '@noctria/testing';
-
-const REPO_ROOT = path.resolve(process.cwd());
-
-async function listTs(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await listTs(full)));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') && !entry.name.endsWith('.test.ts')) out.push(full);
-  }
-  return out;
-}
-
-/** Where `@noctria/<name>` resolves (tsconfig paths): services/ingest for the ingest entry, libs/<name> otherwise. */
-function aliasTarget(name: string): string {
-  return name === 'ingest' ? path.join('services', 'ingest', 'src', 'index.js') : path.join('libs', name, 'src', 'index.js');
-}
+import { compileForChild, waitFor } from '@noctria/testing';
 
 export interface CompiledFleet {
   root: string;
@@ -35,32 +15,9 @@ export interface CompiledFleet {
 }
 
 export async function compileFleet(): Promise<CompiledFleet> {
-  const root = await mkdtemp(path.join(tmpdir(), 'noctria-fleet-child-'));
-  await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(root, 'node_modules'), 'dir');
-  await writeFile(path.join(root, 'package.json'), JSON.stringify({ type: 'module' }));
-  const swcrc = JSON.parse(await readFile(path.join(REPO_ROOT, '.swcrc'), 'utf8')) as Record<string, unknown> & { jsc: Record<string, unknown> };
-  delete swcrc['$schema'];
-  const { baseUrl: _baseUrl, paths: _paths, ...jsc } = swcrc.jsc;
-  const libs = (await readdir(path.join(REPO_ROOT, 'libs'))).filter((l) => l !== 'testing');
-  const sources = [
-    ...(await Promise.all(libs.map((lib) => listTs(path.join(REPO_ROOT, 'libs', lib, 'src'))))).flat(),
-    ...(await listTs(path.join(REPO_ROOT, 'services', 'ingest', 'src'))),
-    ...(await listTs(path.join(REPO_ROOT, 'services', 'fleet', 'src'))),
-  ];
-  await Promise.all(
-    sources.map(async (file) => {
-      const { code } = await transform(await readFile(file, 'utf8'), { ...swcrc, jsc, swcrc: false, sourceMaps: false, filename: file });
-      const outFile = path.join(root, path.relative(REPO_ROOT, file).replace(/\.ts$/, '.js'));
-      const rewritten = code.replace(/(from\s+|import\s*\(\s*)(["'])@noctria\/([a-z-]+)\2/g, (_m, pre: string, q: string, name: string) => {
-        let target = path.relative(path.dirname(outFile), path.join(root, aliasTarget(name)));
-        if (!target.startsWith('.')) target = `./${target}`;
-        return `${pre}${q}${target}${q}`;
-      });
-      await mkdir(path.dirname(outFile), { recursive: true });
-      await writeFile(outFile, rewritten);
-    }),
-  );
-  return { root, main: path.join(root, 'services', 'fleet', 'src', 'main.js'), remove: () => rm(root, { recursive: true, force: true }) };
+  const libs = (await readdir(path.join(process.cwd(), 'libs'))).filter((l) => l !== 'testing').map((l) => `libs/${l}/src`);
+  const compiled = await compileForChild([...libs, 'services/ingest/src', 'services/fleet/src']);
+  return { root: compiled.root, main: compiled.file('services/fleet/src/main.ts'), remove: () => compiled.remove() };
 }
 
 export interface FleetChild {
