@@ -148,11 +148,31 @@ export class BackfillService {
    * The run's `source` becomes the source that served its latest chunk (not the router's id) and
    * `params.served_by` counts the chunks each source served.
    */
-  private async recordServedBy(summary: BackfillSummary, sourceId: string): Promise<void> {
+  private async recordServedBy(summary: BackfillSummary, sourceId: string, series: SeriesPlan): Promise<void> {
+    // Counted once, outside the retried write (a retry re-sends the same totals).
     summary.servedBy[sourceId] = (summary.servedBy[sourceId] ?? 0) + 1;
     summary.lastServedBy = sourceId;
     const patch = JSON.stringify({ served_by: summary.servedBy, last_served_by: sourceId });
-    await sql`update ingest.ingest_runs set source = ${sourceId}, params = params || ${patch}::jsonb where id = ${summary.runId}`.execute(this.deps.pipeline.deps.db);
+    await this.retryDb(
+      () => sql`update ingest.ingest_runs set source = ${sourceId}, params = params || ${patch}::jsonb where id = ${summary.runId}`.execute(this.deps.pipeline.deps.db),
+      series,
+    );
+  }
+
+  /**
+   * Database steps of a run outside the chunk store (planning, run bookkeeping, quarantine) are retried like the
+   * store step after a transient failure, and counted in the same `data_store_retry_total`.
+   */
+  private retryDb<T>(fn: () => Promise<T>, series?: { symbol: string; timeframe: string }): Promise<T> {
+    const { pipeline, logger } = this.deps;
+    const labels = { symbol: series?.symbol ?? '', timeframe: series?.timeframe ?? '' };
+    return withStoreRetry(fn, {
+      ...pipeline.deps.storeRetry,
+      onRetry: (err, attempt, delayMs) => {
+        pipeline.deps.metrics.storeRetries.inc(labels);
+        logEvent(logger, 'warn', 'db_step_retry', { ...labels, details: { error_id: INGEST_ERROR.STORE, attempt, delay_ms: delayMs, message: err instanceof Error ? err.message : String(err) } });
+      },
+    });
   }
 
   async plan(req: BackfillRequest): Promise<SeriesPlan[]> {
@@ -200,9 +220,9 @@ export class BackfillService {
       const provider = new ServedByRecorder(this.deps.provider, (id) => (served = id));
       try {
         // A resumed run keeps counting where it stopped.
-        const previous = (await withStoreRetry(() => pipeline.runs.get(runId)))?.params['served_by'];
+        const previous = (await this.retryDb(() => pipeline.runs.get(runId)))?.params['served_by'];
         if (previous && typeof previous === 'object') for (const [k, v] of Object.entries(previous)) if (typeof v === 'number') summary.servedBy[k] = v;
-        const plans = await withStoreRetry(() => this.plan(req));
+        const plans = await this.retryDb(() => this.plan(req));
         const chunksTotal = plans.reduce((a, p) => a + p.chunks.length, 0);
         const barsTotal = plans.reduce((a, p) => a + p.chunks.reduce((x, c) => x + c.expected, 0), 0);
         let chunksDone = 0;
@@ -224,7 +244,7 @@ export class BackfillService {
                 endMs: chunk.endMs,
                 ...(options.signal ? { signal: options.signal } : {}),
               });
-              if (served !== undefined) await withStoreRetry(() => this.recordServedBy(summary, served as string));
+              if (served !== undefined) await this.recordServedBy(summary, served as string, plan);
               for (const m of r.months) months.add(m);
               for (const [k, v] of Object.entries(r)) if (typeof v === 'number' && k !== 'lastTsMs') summary.totals[k] = (summary.totals[k] ?? 0) + v;
               entry.chunks += 1;
@@ -246,13 +266,13 @@ export class BackfillService {
             }
           }
           // Quarantine evaluation and the run's final status are database writes too: a dropped connection is retried.
-          if (months.size > 0) await withStoreRetry(() => this.deps.quarantine.evaluate(runId, plan.symbol, plan.timeframe, [...months]));
+          if (months.size > 0) await this.retryDb(() => this.deps.quarantine.evaluate(runId, plan.symbol, plan.timeframe, [...months]), plan);
           if (options.signal?.aborted) break;
         }
         const failed = summary.series.filter((s) => !s.ok).length;
         summary.status = options.signal?.aborted ? 'interrupted' : failed === 0 ? 'succeeded' : failed === summary.series.length ? 'failed' : 'partial';
         const errors = summary.series.filter((s) => s.error).map((s) => ({ symbol: s.symbol, timeframe: s.timeframe, error: s.error }));
-        await withStoreRetry(() => pipeline.runs.finish(runId, summary.status, errors.length > 0 ? { series: errors } : null));
+        await this.retryDb(() => pipeline.runs.finish(runId, summary.status, errors.length > 0 ? { series: errors } : null));
         logEvent(logger, summary.status === 'succeeded' ? 'info' : 'warn', 'backfill_finished', { ingest_run_id: runId, details: { status: summary.status, totals: summary.totals } });
         return summary;
       } catch (err) {
