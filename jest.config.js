@@ -12,6 +12,7 @@ const project = (displayName, roots) => ({
   transform: { '^.+\\.ts$': ['@swc/jest', swc] },
   moduleNameMapper: {
     '^@noctria/ingest$': '<rootDir>/services/ingest/src/index.ts',
+    '^@noctria/features-service$': '<rootDir>/services/features/src/index.ts',
     '^@noctria/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

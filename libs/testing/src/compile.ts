@@ -9,8 +9,11 @@ import { mkdtemp, mkdir, readFile, readdir, rm, stat, symlink, writeFile } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-/** Projects whose `@noctria/<name>` alias points at `services/<name>` rather than `libs/<name>`. */
-const SERVICE_ALIASES = new Set(['ingest']);
+/** `@noctria/<name>` aliases that point at a service's entry (`services/<dir>`) rather than `libs/<name>`. */
+const SERVICE_ALIASES = new Map([
+  ['ingest', 'ingest'],
+  ['features-service', 'features'],
+]);
 
 export interface CompiledSources {
   root: string;
@@ -31,7 +34,8 @@ async function listTs(target: string): Promise<string[]> {
 }
 
 function aliasTarget(name: string): string {
-  return SERVICE_ALIASES.has(name) ? path.join('services', name, 'src', 'index.js') : path.join('libs', name, 'src', 'index.js');
+  const serviceDir = SERVICE_ALIASES.get(name);
+  return serviceDir ? path.join('services', serviceDir, 'src', 'index.js') : path.join('libs', name, 'src', 'index.js');
 }
 
 /**
