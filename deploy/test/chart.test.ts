@@ -8,7 +8,7 @@ import { diffCopies } from '../../tools/sync-chart-configs.mjs';
 
 const MONITORING = ['--api-versions', 'monitoring.coreos.com/v1'];
 const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as {
-  services: Record<string, { port: number; shutdownTimeoutSeconds: number; preStopSleepSeconds: number; terminationGracePeriodSeconds: number; secretEnv: Record<string, { secretName: string; key: string }>; command: string[] }>;
+  services: Record<string, { port: number; shutdownTimeoutSeconds: number; preStopSleepSeconds: number; terminationGracePeriodSeconds: number; secretEnv: Record<string, { secretName: string; key: string }>; command: string[]; pdb?: { enabled?: boolean }; migrations?: { enabled: boolean; command: string[] } }>;
   global: { database: { secretName: string; secretKey: string } };
 };
 
@@ -20,6 +20,11 @@ function container(o: K8sObject): Container {
 }
 function envOf(c: Container, name: string) {
   return c.env.find((e) => e.name === name);
+}
+function named(objects: K8sObject[], kind: string, name: string): K8sObject {
+  const o = byKind(objects, kind).find((x) => x.metadata.name === name);
+  if (!o) throw new Error(`no ${kind} ${name} rendered`);
+  return o;
 }
 
 describe('noctria chart', () => {
@@ -38,12 +43,13 @@ describe('noctria chart', () => {
     expect(diffCopies()).toEqual([]);
   });
 
-  it('renders a Deployment, Service, PDB and NetworkPolicy for every service in values', () => {
+  it('renders a Deployment, Service and NetworkPolicy for every service in values, and a PDB where enabled', () => {
+    expect(Object.keys(values.services).sort()).toEqual(['features', 'ingest']);
     for (const name of Object.keys(values.services)) {
       const sel = (o: K8sObject) => o.metadata.name === `rel-noctria-${name}`;
       expect(byKind(objects, 'Deployment').filter(sel)).toHaveLength(1);
       expect(byKind(objects, 'Service').filter(sel)).toHaveLength(1);
-      expect(byKind(objects, 'PodDisruptionBudget').filter(sel)).toHaveLength(1);
+      expect(byKind(objects, 'PodDisruptionBudget').filter(sel)).toHaveLength(values.services[name]!.pdb?.enabled ? 1 : 0);
       expect(byKind(objects, 'NetworkPolicy').filter(sel)).toHaveLength(1);
       const svc = byKind(objects, 'Service').find(sel)!;
       const dep = byKind(objects, 'Deployment').find(sel)!;
@@ -55,24 +61,53 @@ describe('noctria chart', () => {
   it('adds a Deployment+Service for a service added as a values entry', async () => {
     const extra = await render([
       ...MONITORING,
-      '--set', 'services.features.enabled=true',
-      '--set', 'services.features.replicas=1',
-      '--set', 'services.features.port=8082',
-      '--set', 'services.features.command={node,dist/services/features/src/main.js}',
-      '--set', 'services.features.shutdownTimeoutSeconds=25',
-      '--set', 'services.features.preStopSleepSeconds=5',
-      '--set', 'services.features.terminationGracePeriodSeconds=40',
-      '--set', 'services.features.resources.requests.cpu=100m',
-      '--set', 'services.features.resources.requests.memory=128Mi',
-      '--set', 'services.features.resources.limits.memory=256Mi',
-      '--set-json', 'services.features.probes={"startup":{},"liveness":{},"readiness":{}}',
+      '--set', 'services.extra.enabled=true',
+      '--set', 'services.extra.replicas=1',
+      '--set', 'services.extra.port=8089',
+      '--set', 'services.extra.command={node,dist/services/features/src/main.js}',
+      '--set', 'services.extra.shutdownTimeoutSeconds=25',
+      '--set', 'services.extra.preStopSleepSeconds=5',
+      '--set', 'services.extra.terminationGracePeriodSeconds=40',
+      '--set', 'services.extra.resources.requests.cpu=100m',
+      '--set', 'services.extra.resources.requests.memory=128Mi',
+      '--set', 'services.extra.resources.limits.memory=256Mi',
+      '--set-json', 'services.extra.probes={"startup":{},"liveness":{},"readiness":{}}',
     ]);
     const names = (kind: string) => byKind(extra, kind).map((o) => o.metadata.name).sort();
-    expect(names('Deployment')).toEqual(['rel-noctria-features', 'rel-noctria-ingest']);
-    expect(names('Service')).toEqual(['rel-noctria-features', 'rel-noctria-ingest']);
-    expect(names('ServiceMonitor')).toEqual(['rel-noctria-features', 'rel-noctria-ingest']);
-    // No migrations configured for the new service: still only the ingest Job.
-    expect(names('Job')).toEqual(['rel-noctria-ingest-migrate']);
+    expect(names('Deployment')).toEqual(['rel-noctria-extra', 'rel-noctria-features', 'rel-noctria-ingest']);
+    expect(names('Service')).toEqual(['rel-noctria-extra', 'rel-noctria-features', 'rel-noctria-ingest']);
+    expect(names('ServiceMonitor')).toEqual(['rel-noctria-extra', 'rel-noctria-features', 'rel-noctria-ingest']);
+    // No migrations configured for the new service: still only the features and ingest Jobs.
+    expect(names('Job')).toEqual(['rel-noctria-features-migrate', 'rel-noctria-ingest-migrate']);
+  });
+
+  it('the features service: one pod replaced with a Recreate rollout, its port variable, database but no provider egress', async () => {
+    const dep = named(objects, 'Deployment', 'rel-noctria-features');
+    expect(dep.spec.replicas).toBe(1);
+    expect(dep.spec.strategy).toEqual({ type: 'Recreate' });
+    expect(named(objects, 'Deployment', 'rel-noctria-ingest').spec.strategy.type).toBe('RollingUpdate');
+    const c = container(dep);
+    expect(c.command).toEqual(['node', 'dist/services/features/src/main.js']);
+    expect(envOf(c, 'FEATURES_HTTP_PORT')?.value).toBe(String(c.ports[0].containerPort));
+    expect(envOf(c, 'NOCTRIA_PROFILE')?.value).toBe('cluster');
+    expect(envOf(c, 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: values.global.database.secretName, key: values.global.database.secretKey });
+    expect(envOf(c, 'FEATURES_CHECKPOINT_EVERY')?.value).toMatch(/^\d+$/);
+    // Shutdown drains the consumer and checkpoints every engine inside the grace period.
+    expect(dep.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(Number(c.lifecycle.preStop.exec.command[1]) + values.services.features!.shutdownTimeoutSeconds);
+    expect(byKind(objects, 'PodDisruptionBudget').map((o) => o.metadata.name)).toEqual(['rel-noctria-ingest']);
+    const np = named(objects, 'NetworkPolicy', 'rel-noctria-features');
+    const ports = np.spec.egress.flatMap((r: { ports: Array<{ port: number }> }) => r.ports.map((p) => p.port));
+    expect(ports).toEqual(expect.arrayContaining([53, 4222, 5432, 6379]));
+    expect(ports).not.toContain(443);
+    const job = named(objects, 'Job', 'rel-noctria-features-migrate');
+    expect(job.metadata.annotations!['helm.sh/hook']).toBe('pre-install,pre-upgrade');
+    expect(container(job).command).toEqual(['node', 'dist/services/features/src/migrate.js']);
+    expect(container(job).image).toBe(c.image);
+    expect(named(objects, 'ServiceMonitor', 'rel-noctria-features').spec.endpoints[0].relabelings[0]).toMatchObject({ targetLabel: 'service', replacement: 'features' });
+  });
+
+  it('refuses more than one replica of a single-writer service', async () => {
+    await expect(render(['--set', 'services.features.replicas=2'])).rejects.toThrow(/services\.features is a single writer.*replicas must be 0 or 1/);
   });
 
   it('probes /healthz (startup, liveness) and /readyz (readiness) on the http port', () => {
@@ -150,7 +185,8 @@ describe('noctria chart', () => {
   it('never renders a secret-looking variable as a plain value, in any workload', async () => {
     const all = await render([...MONITORING, '--set', 'services.ingest.retention.enabled=true', '--set', 'global.otelEndpoint=http://otel-collector.monitoring:4318']);
     const workloads = all.filter((o) => ['Deployment', 'Job', 'CronJob'].includes(o.kind));
-    expect(workloads.length).toBe(3);
+    // features and ingest Deployments and migration Jobs, ingest's retention CronJob.
+    expect(workloads.map((w) => w.metadata.name).sort()).toEqual(['rel-noctria-features', 'rel-noctria-features-migrate', 'rel-noctria-ingest', 'rel-noctria-ingest-migrate', 'rel-noctria-ingest-retention']);
     for (const w of workloads) {
       for (const e of container(w).env) {
         if (/DATABASE_URL|API_KEY|PASSWORD|SECRET|TOKEN/.test(e.name)) expect(e.valueFrom?.secretKeyRef).toBeDefined();
@@ -158,8 +194,9 @@ describe('noctria chart', () => {
       }
     }
     expect(byKind(all, 'Secret')).toEqual([]);
-    const ingest = container(all.find((o) => o.kind === 'Deployment')!);
-    expect(envOf(ingest, 'OTEL_EXPORTER_OTLP_ENDPOINT')?.value).toBe('http://otel-collector.monitoring:4318');
+    for (const name of ['rel-noctria-ingest', 'rel-noctria-features']) {
+      expect(envOf(container(named(all, 'Deployment', name)), 'OTEL_EXPORTER_OTLP_ENDPOINT')?.value).toBe('http://otel-collector.monitoring:4318');
+    }
   });
 
   it('reads NATS/Redis URLs from Secrets when secretRef is set', async () => {
@@ -188,12 +225,11 @@ describe('noctria chart', () => {
   });
 
   it('runs migrations in a pre-install/pre-upgrade hook Job with the service image and DATABASE_URL from the Secret', () => {
-    const [job] = byKind(objects, 'Job');
-    expect(job).toBeDefined();
+    const job = named(objects, 'Job', 'rel-noctria-ingest-migrate');
     expect(job!.metadata.annotations!['helm.sh/hook']).toBe('pre-install,pre-upgrade');
     expect(job!.metadata.annotations!['helm.sh/hook-delete-policy']).toContain('before-hook-creation');
     const c = container(job!);
-    const dep = container(byKind(objects, 'Deployment')[0]!);
+    const dep = container(named(objects, 'Deployment', 'rel-noctria-ingest'));
     expect(c.image).toBe(dep.image);
     expect(c.command).toEqual(['node', 'dist/services/ingest/src/migrate.js']);
     expect(envOf(c, 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: values.global.database.secretName, key: values.global.database.secretKey });
@@ -236,7 +272,7 @@ describe('noctria chart', () => {
   it('PodDisruptionBudget keeps at least one ingest pod', () => {
     const pdb = byKind(objects, 'PodDisruptionBudget')[0]!;
     expect(pdb.spec.minAvailable).toBeGreaterThanOrEqual(1);
-    expect(pdb.spec.selector.matchLabels).toEqual(byKind(objects, 'Deployment')[0]!.spec.selector.matchLabels);
+    expect(pdb.spec.selector.matchLabels).toEqual(named(objects, 'Deployment', 'rel-noctria-ingest').spec.selector.matchLabels);
   });
 
   it('NetworkPolicy: ingress from gateway and Prometheus only; egress to DNS, NATS, Postgres, Redis and the provider', () => {
@@ -257,11 +293,11 @@ describe('noctria chart', () => {
   });
 
   it('ServiceMonitor scrapes /metrics and labels every series service=<name>', () => {
-    const sm = byKind(objects, 'ServiceMonitor')[0]!;
+    const sm = named(objects, 'ServiceMonitor', 'rel-noctria-ingest');
     expect(sm.metadata.labels!.release).toBe('kube-prometheus-stack');
     expect(sm.spec.endpoints[0]).toMatchObject({ port: 'http', path: '/metrics', honorLabels: true });
     expect(sm.spec.endpoints[0].relabelings[0]).toMatchObject({ targetLabel: 'service', replacement: 'ingest' });
-    expect(sm.spec.selector.matchLabels).toEqual(byKind(objects, 'Service')[0]!.spec.selector);
+    expect(sm.spec.selector.matchLabels).toEqual(named(objects, 'Service', 'rel-noctria-ingest').spec.selector);
   });
 
   it('PrometheusRule renders deploy/prometheus/rules.yaml with the configured runbook base', async () => {
@@ -292,7 +328,7 @@ describe('noctria chart', () => {
     const none = await render();
     expect(none.filter((o) => o.apiVersion.startsWith('monitoring.coreos.com'))).toEqual([]);
     const forced = await render(['--set', 'monitoring.requireCrds=false']);
-    expect(byKind(forced, 'ServiceMonitor')).toHaveLength(1);
+    expect(byKind(forced, 'ServiceMonitor')).toHaveLength(Object.keys(values.services).length);
     expect(byKind(forced, 'PrometheusRule')).toHaveLength(1);
   });
 

@@ -19,8 +19,16 @@ export type {
   BarClosedEvent,
   BarStaleEvent,
 } from './gen/noctria/v1/market_data_pb.js';
+export {
+  file_noctria_v1_features,
+  FeatureVectorEventSchema,
+  FeatureQualityFlag as FeatureQualityFlagMsg,
+  FeatureQualityFlagSchema,
+} from './gen/noctria/v1/features_pb.js';
+export type { FeatureVectorEvent } from './gen/noctria/v1/features_pb.js';
 export * from './errors.js';
 export * from './envelope.js';
 export * from './bars.js';
 export * from './subjects.js';
 export * from './streams.js';
+export * from './features.js';

@@ -1,4 +1,5 @@
 // Barrel of @noctria/platform. Each area owns its own index.ts; add a line here when an area appears.
+export * from './artifacts/index.js';
 export * from './bus/index.js';
 export * from './db/index.js';
 export * from './errors/index.js';

@@ -69,6 +69,14 @@ export function checkCrossRules(set: Values | PolicySet): PolicyIssue[] {
     add('data_retention', '/canonical_months/value', `pipeline_policy.history_lookback_months=${pipe.history_lookback_months} exceeds data_retention.canonical_months=${ret.canonical_months}: history would be fetched and then deleted`);
   }
 
+  // --- feature windows (libs/features featureParamsFromPolicy) -----------------------------------------------
+  if (!(pipe.half_life_clip_bars.min <= pipe.half_life_clip_bars.max)) {
+    add('pipeline_policy', '/half_life_clip_bars/value', `half_life_clip_bars min (${pipe.half_life_clip_bars.min}) must not exceed max (${pipe.half_life_clip_bars.max})`);
+  }
+  if (!(pipe.ema_gap_spans.fast < pipe.ema_gap_spans.slow)) {
+    add('pipeline_policy', '/ema_gap_spans/value', `ema_gap_spans fast (${pipe.ema_gap_spans.fast}) must be below slow (${pipe.ema_gap_spans.slow}): ema_gap_spread is EMA_fast − EMA_slow`);
+  }
+
   // --- drawdown levels monotonic ---------------------------------------------------------------------------
   if (!(dd.dd_warn_portfolio < dd.dd_halt_portfolio && dd.dd_halt_portfolio < dd.dd_flatten_portfolio)) {
     add('dd_policy', '/dd_halt_portfolio/value', `drawdown levels must increase: dd_warn_portfolio (${dd.dd_warn_portfolio}) < dd_halt_portfolio (${dd.dd_halt_portfolio}) < dd_flatten_portfolio (${dd.dd_flatten_portfolio})`);

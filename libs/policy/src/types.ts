@@ -92,6 +92,16 @@ export interface PipelinePolicy {
   z_ema_half_life_bars: number;
   z_clip_sigma: number;
   atr_period: number;
+  atr_baseline_median_bars: number;
+  rho_window_bars: number;
+  corr_stability_window_bars: number;
+  beta_stability_window_bars: number;
+  half_life_window_bars: number;
+  half_life_clip_bars: { min: number; max: number };
+  slope_window_bars: number;
+  ema_gap_spans: { fast: number; slow: number };
+  rsi_period: number;
+  beta_robust_switch: { mad_ratio: number; huber_c: number; huber_max_iter: number };
   rest_rate_limit_budget: { rest_credits_per_minute: number; ws_symbols: number };
 }
 

@@ -37,6 +37,15 @@ describe('cross-rules', () => {
     expect(crossIssues({ pipeline_policy: odd }).map((i) => i.message)).toEqual(expect.arrayContaining([expect.stringContaining('unknown timeframe(s) 2h')]));
   });
 
+  it('feature windows: half-life clip min ≤ max and EMA gap fast < slow', () => {
+    const clip = mutated('pipeline_policy', ['half_life_clip_bars', 'value'], { min: 300, max: 240 });
+    expect(crossIssues({ pipeline_policy: clip })).toEqual([
+      { policy: 'pipeline_policy', pointer: '/half_life_clip_bars/value', message: 'half_life_clip_bars min (300) must not exceed max (240)' },
+    ]);
+    const spans = mutated('pipeline_policy', ['ema_gap_spans', 'value'], { fast: 26, slow: 26 });
+    expect(crossIssues({ pipeline_policy: spans }).map((i) => i.pointer)).toEqual(['/ema_gap_spans/value']);
+  });
+
   it('a freshness budget exists for every allowed timeframe', () => {
     const base = configText('pipeline_policy');
     const text = base.replace(/^\s+"4h": 180\n/m, '');

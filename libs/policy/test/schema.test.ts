@@ -45,6 +45,15 @@ describe('schema errors carry the JSON pointer', () => {
     ]);
   });
 
+  it('feature-window keys: β window ≥ 3 (Huber uses n − 2 degrees of freedom), nested objects closed', () => {
+    const beta = errorOf(() => parsePolicy('pipeline_policy', mutated('pipeline_policy', ['beta_window_bars', 'value'], 2), { schemaDir }));
+    expect(beta.issues).toEqual([expect.objectContaining({ pointer: '/beta_window_bars/value', message: 'must be >= 3' })]);
+    const robust = errorOf(() => parsePolicy('pipeline_policy', mutated('pipeline_policy', ['beta_robust_switch', 'value', 'huber_c'], 0), { schemaDir }));
+    expect(robust.issues).toEqual([expect.objectContaining({ pointer: '/beta_robust_switch/value/huber_c', message: 'must be > 0' })]);
+    const extra = errorOf(() => parsePolicy('pipeline_policy', mutated('pipeline_policy', ['ema_gap_spans', 'value', 'signal'], 9), { schemaDir }));
+    expect(extra.issues).toEqual([expect.objectContaining({ pointer: '/ema_gap_spans/value/signal', message: 'is not an allowed property here' })]);
+  });
+
   it('freshness budget keys must be timeframe tokens', () => {
     const text = mutated('pipeline_policy', ['freshness_budget_seconds', 'value', 'hourly'], 30);
     const err = errorOf(() => parsePolicy('pipeline_policy', text, { schemaDir }));

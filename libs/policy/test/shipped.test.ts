@@ -48,6 +48,10 @@ describe('shipped configs', () => {
     expect(p.freshness_budget_seconds).toEqual({ '15m': 60, '1h': 120, '4h': 180 });
     expect(p.circuit_breaker).toEqual({ open_threshold_errors: 5, half_open_after_seconds: 120 });
     expect(p.dq_thresholds).toEqual({ missing_rate: 0.05, outlier_rate: 0.08, beta_stability_std_jump: 3.0 });
+    expect([p.atr_baseline_median_bars, p.rho_window_bars, p.corr_stability_window_bars, p.beta_stability_window_bars, p.half_life_window_bars, p.slope_window_bars, p.rsi_period]).toEqual([
+      180, 180, 180, 180, 180, 20, 14,
+    ]);
+    expect([p.half_life_clip_bars, p.ema_gap_spans, p.beta_robust_switch]).toEqual([{ min: 1, max: 240 }, { fast: 12, slow: 26 }, { mad_ratio: 2.0, huber_c: 1.345, huber_max_iter: 50 }]);
     expect([p.history_lookback_months, p.retry_max, p.retry_backoff_max_seconds, p.dq_spike_k, p.missing_fill_max_run, p.outlier_sigma, p.diff_thresh, p.beta_window_bars, p.z_window_bars, p.atr_period]).toEqual([
       24, 5, 60, 12, 2, 8, 0.003, 180, 180, 14,
     ]);

@@ -13,6 +13,8 @@ import { NoctriaError } from '@noctria/platform';
 import { assertRange, parseChoice, parseDateOption, parseIntOption, parseSymbols, parseTimeframeOption, parseTimeZone } from './args.js';
 import { exportBars, humanExport } from './commands/bars-export.js';
 import { reportDemoData, writeDemoData } from './commands/demo-data.js';
+import { computeFeaturesFromFiles, featureParamsFor, reportFeatures } from './commands/features.js';
+import { computeLabelsFromFiles, labelParamsFor, reportLabels } from './commands/labels.js';
 import { humanBackfill, runBackfill } from './commands/ingest-backfill.js';
 import { humanImport, importBarFile, type ImportFileResult, type ImportFormat } from './commands/ingest-import.js';
 import { ingestStatus } from './commands/ingest-status.js';
@@ -252,6 +254,61 @@ export function buildProgram(state: State): Command {
         const { manifest: _manifest, months, ...summary } = report;
         out.record('export', { ...summary, months: months.length }, lines.slice(report.months.length));
       });
+    });
+
+  // ── features ───────────────────────────────────────────────────────────────────
+  program
+    .command('features')
+    .description('pair features of "特徴量仕様 v1" (the batch path of @noctria/features)')
+    .command('compute')
+    .description('the 21 features of a pair from two canonical-bar CSV files (ts_utc,open,high,low,close[,volume]); bad rows are reported with their file line and left out; legs inner-joined on ts_utc')
+    .requiredOption('--a <file>', 'leg A bars (CSV)')
+    .requiredOption('--b <file>', 'leg B bars (CSV)')
+    .requiredOption('--out <file>', 'output CSV: ts_utc + the 21 feature columns, empty cells during warm-up')
+    .option('--timeframe <tf>', 'timeframe of the bars (default: timeframe_default of pipeline_policy)')
+    .option('--param <key=value...>', 'override a feature parameter of pipeline_policy, e.g. --param betaWindow=240 zWindow=120')
+    .action(async (opts: { a: string; b: string; out: string; timeframe?: string; param?: string[] }, cmd: Command) => {
+      const { policies } = policiesFor(cmd, state);
+      const out = new Output(io, globalsOf(cmd).json === true);
+      const pipeline = policies.pipeline_policy.values;
+      const timeframe = parseTimeframeOption(opts.timeframe ?? pipeline.timeframe_default, pipeline.timeframe_allowed);
+      const params = featureParamsFor(pipeline, opts.param);
+      const result = await computeFeaturesFromFiles({ a: opts.a, b: opts.b, out: opts.out, timeframe, timeframeAllowed: pipeline.timeframe_allowed, params });
+      reportFeatures(out, result, timeframe);
+    });
+
+  // ── labels ─────────────────────────────────────────────────────────────────────
+  program
+    .command('labels')
+    .description('labels of "ラベリング仕様 v1" (AI1 reversion events, AI2 risk) from the pair features')
+    .command('compute')
+    .description('AI1 events (and the per-bar AI2 risk label) of a pair from two canonical-bar CSV files; input handling as in features compute')
+    .requiredOption('--a <file>', 'leg A bars (CSV)')
+    .requiredOption('--b <file>', 'leg B bars (CSV)')
+    .requiredOption('--out <file>', 'AI1 events CSV: ts_utc,direction,outcome,end_ts_utc,end_reason')
+    .option('--risk-out <file>', 'AI2 risk CSV per bar: ts_utc,risk,defined,corr,vol,speed,dd')
+    .option('--timeframe <tf>', 'timeframe of the bars (default: timeframe_default of pipeline_policy)')
+    .addOption(new Option('--calendar <calendar>', 'trading calendar for the 60-business-day drawdown window (default: calendar of universe.yaml)').choices(['24/5', '24/7']))
+    .option('--param <key=value...>', 'override a feature parameter of pipeline_policy, e.g. --param betaWindow=240')
+    .option('--label-param <key=value...>', 'override a label parameter of core_policy, e.g. --label-param zEntry=2.5 horizonBars=24')
+    .action(async (opts: { a: string; b: string; out: string; riskOut?: string; timeframe?: string; calendar?: '24/5' | '24/7'; param?: string[]; labelParam?: string[] }, cmd: Command) => {
+      const { policies } = policiesFor(cmd, state);
+      const out = new Output(io, globalsOf(cmd).json === true);
+      const pipeline = policies.pipeline_policy.values;
+      const timeframe = parseTimeframeOption(opts.timeframe ?? pipeline.timeframe_default, pipeline.timeframe_allowed);
+      const featureParams = featureParamsFor(pipeline, opts.param);
+      const labelParams = labelParamsFor(policies.core_policy.values, timeframe, opts.calendar ?? policies.universe.values.calendar, opts.labelParam);
+      const result = await computeLabelsFromFiles({
+        a: opts.a,
+        b: opts.b,
+        out: opts.out,
+        ...(opts.riskOut !== undefined ? { riskOut: opts.riskOut } : {}),
+        timeframe,
+        timeframeAllowed: pipeline.timeframe_allowed,
+        featureParams,
+        labelParams,
+      });
+      reportLabels(out, result, timeframe, labelParams);
     });
 
   // ── config ─────────────────────────────────────────────────────────────────────

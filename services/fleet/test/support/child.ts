@@ -1,5 +1,6 @@
 /**
- * Runs the fleet entry point in a child `node` process: the sources (libs, services/ingest, services/fleet) are
+ * Runs the fleet entry point in a child `node` process: the sources (libs, services/ingest, services/features,
+ * services/fleet) are
  * transpiled by `compileForChild` (libs/testing), so the test exercises the real `main.ts` with real signals and
  * exit codes, independent of a stale dist/.
  */
@@ -16,7 +17,7 @@ export interface CompiledFleet {
 
 export async function compileFleet(): Promise<CompiledFleet> {
   const libs = (await readdir(path.join(process.cwd(), 'libs'))).filter((l) => l !== 'testing').map((l) => `libs/${l}/src`);
-  const compiled = await compileForChild([...libs, 'services/ingest/src', 'services/fleet/src']);
+  const compiled = await compileForChild([...libs, 'services/ingest/src', 'services/features/src', 'services/fleet/src']);
   return { root: compiled.root, main: compiled.file('services/fleet/src/main.ts'), remove: () => compiled.remove() };
 }
 

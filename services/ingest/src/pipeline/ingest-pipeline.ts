@@ -375,7 +375,7 @@ export class IngestPipeline {
         const up = await this.bars.upsertStaged(tx, c.toStore, this.deps.settings.diffThresh);
         if (c.lastTsMs !== null) await this.watermarks.advance(trx, req.symbol, tf, c.lastTsMs, c.sourceId);
         const messages = up.written.filter((w) => w.bar.quality_flag !== 'missing').map((w) => this.barMessage(w, req.live === true, c.nowMs));
-        await this.outbox.enqueue(trx, messages);
+        await this.outbox.enqueueCopy(tx, messages);
         for (const w of up.written) {
           if (w.bar.quality_flag === 'revised') c.counts(w.tsMs).revised += 1;
           if (w.bar.quality_flag === 'conflict') c.counts(w.tsMs).conflicts += 1;

@@ -1,7 +1,21 @@
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
-import { copyRowsWithClient, type ClientTransaction } from '@noctria/platform';
+import type { ClientTransaction } from '@noctria/platform';
 import type { CanonicalBar, QualityFlag, Timeframe } from '@noctria/canonical-bar';
 import type { DB } from '../db/schema.js';
+import {
+  anyStoredInRange,
+  binaryTextSafe,
+  copyNewRows,
+  copyStage,
+  encodeNewRows,
+  isoFormatter,
+  monthPartitions,
+  RESULT,
+  seriesRanges,
+  stageChunk,
+  stagedUpsertSql,
+  UNIQUE_VIOLATION,
+} from './bar-stage.js';
 
 /** A canonical bar ready to store: its content checksum and open time in ms are computed once upstream. */
 export interface BarToStore {
@@ -77,6 +91,9 @@ export function rowToBar(row: Pick<BarRow, 'ts_utc' | 'symbol' | 'timeframe' | '
  *   clean re-fetch around a bar can clear it) → the flag and metadata are rewritten, revision unchanged.
  */
 export class BarsRepository {
+  /** Whether binary COPY may carry text to this database (asked once). */
+  private binaryCopy: Promise<boolean> | undefined;
+
   constructor(private readonly db: Kysely<DB>) {}
 
   /** Creates the monthly partitions covering [fromMs, toMs) in its own short transaction. */
@@ -130,48 +147,53 @@ export class BarsRepository {
   }
 
   /**
-   * The same upsert for a chunk inside a `withClientTransaction`: the rows are COPYed into a temp staging table
-   * (`ON COMMIT DROP`, on the transaction's own connection) and moved from there by one set-based
-   * `INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE <changed> RETURNING` — several times faster than shipping
-   * them as unnest arrays, and it commits or rolls back with the rest of the chunk.
+   * The same upsert for a chunk inside a `withClientTransaction` (see `bar-stage.ts`), committing or rolling
+   * back with the rest of the chunk. The partitions must exist (`ensurePartitions`). One per transaction.
+   * - New data (nothing stored for the chunk's series inside its time range): one binary COPY straight into
+   *   `ingest.canonical_bars` under a savepoint; every row is inserted.
+   * - Otherwise, or when a concurrent writer stored one of the keys meanwhile (unique violation → back to the
+   *   savepoint): COPY into the session's staging table (emptied at commit) and one set-based
+   *   `INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE <changed> RETURNING` per month partition.
    */
   async upsertStaged(tx: ClientTransaction<DB>, rows: readonly BarToStore[], diffThresh: number): Promise<UpsertResult> {
     if (rows.length === 0) return emptyUpsert();
-    assertDistinctKeys(rows);
-    // Dropped at commit (or rollback): one staged upsert per transaction.
-    await sql`
-      create temp table ${sql.raw(STAGE)} (
-        ts_utc timestamptz, symbol text, timeframe text, open float8, high float8, low float8, close float8,
-        volume float8, quality_flag text, source_id text, ingest_run_id text, metadata jsonb, checksum text, ord int4
-      ) on commit drop`.execute(tx.db);
+    if (stagedTransactions.has(tx)) throw new Error('upsertStaged runs once per transaction (the staging table is emptied at commit)');
+    stagedTransactions.add(tx);
+    const ranges = seriesRanges(rows);
     const metadata = new StoredMetadata();
-    await copyRowsWithClient(tx.client, {
-      table: STAGE,
-      columns: STAGE_COLUMNS,
-      rows: rows.map((r, i) => [
-        new Date(r.tsMs),
-        r.bar.symbol,
-        r.bar.timeframe,
-        r.bar.open,
-        r.bar.high,
-        r.bar.low,
-        r.bar.close,
-        r.bar.volume,
-        r.bar.quality_flag,
-        r.bar.source_id,
-        r.bar.ingest_run_id,
-        metadata.json(r.bar.metadata),
-        r.checksum,
-        i,
-      ]),
+    const metaTexts = rows.map((r) => metadata.json(r.bar.metadata));
+    const client = tx as ClientTransaction<unknown>;
+    this.binaryCopy ??= binaryTextSafe(client).catch((err: unknown) => {
+      this.binaryCopy = undefined;
+      throw err;
     });
-    const result = await stagedUpsert(rows, diffThresh).execute(tx.db);
-    const written: StoredBar[] = result.rows.map((w) => {
-      const r = rows[w.ord] as BarToStore;
+    if ((await this.binaryCopy) && !(await anyStoredInRange(client, ranges))) {
+      await tx.client.query('savepoint ingest_bars_new');
+      try {
+        await copyNewRows(client, encodeNewRows(rows, metaTexts));
+        return allInserted(rows, metadata);
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
+        await tx.client.query('rollback to savepoint ingest_bars_new');
+      }
+    }
+    const staged = stageChunk(rows, metaTexts);
+    await copyStage(client, staged);
+    const statement = stagedUpsertSql(staged, monthPartitions(rows), (p) => conflictRules(p(diffThresh, 'float8')));
+    const result = await tx.client.query<unknown[]>({ text: statement.text, values: statement.values, rowMode: 'array' });
+    const locate = rowLocator(rows, staged.uniform.symbol !== undefined, staged.uniform.timeframe !== undefined);
+    const iso = isoFormatter();
+    const ords = new Array<number>(result.rows.length);
+    const written: StoredBar[] = result.rows.map((w, k) => {
+      const ord = locate(w[RESULT.ms] as number, w[RESULT.symbol] as string | null, w[RESULT.timeframe] as string | null);
+      ords[k] = ord;
+      const r = rows[ord] as BarToStore;
+      const inserted = w[RESULT.inserted] as boolean;
       return {
-        // Exactly what `rowToBar` makes of the stored row.
+        // Exactly what `rowToBar` makes of the stored row: an inserted row is its input; an updated one carries
+        // the flag, source, revision and metadata (previous-values block) the conflict rules stored.
         bar: {
-          ts_utc: new Date(r.tsMs).toISOString(),
+          ts_utc: iso(r.tsMs),
           symbol: r.bar.symbol,
           timeframe: r.bar.timeframe,
           open: r.bar.open,
@@ -179,18 +201,20 @@ export class BarsRepository {
           low: r.bar.low,
           close: r.bar.close,
           volume: r.bar.volume ?? null,
-          quality_flag: w.quality_flag as QualityFlag,
-          source_id: w.source_id,
+          quality_flag: inserted ? r.bar.quality_flag : (w[RESULT.qualityFlag] as QualityFlag),
+          source_id: inserted ? r.bar.source_id : (w[RESULT.sourceId] as string),
           ingest_run_id: r.bar.ingest_run_id,
-          metadata: w.metadata ?? metadata.stored(r.bar.metadata),
+          metadata: inserted ? metadata.stored(r.bar.metadata) : ((w[RESULT.metadata] as Record<string, unknown> | null) ?? {}),
         },
         tsMs: r.tsMs,
         checksum: r.checksum,
-        revision: w.revision,
-        inserted: w.inserted,
+        revision: inserted ? 0 : (w[RESULT.revision] as number),
+        inserted,
       };
     });
-    return countWritten(rows.length, written);
+    // Announcement order as before: by open time, then input order.
+    const order = written.map((_, k) => k).sort((a, b) => written[a]!.tsMs - written[b]!.tsMs || ords[a]! - ords[b]!);
+    return countWritten(rows.length, order.map((k) => written[k]!));
   }
 
   async query(params: {
@@ -230,8 +254,70 @@ export class BarsRepository {
   }
 }
 
-const STAGE = 'ingest_bars_stage';
-const STAGE_COLUMNS = ['ts_utc', 'symbol', 'timeframe', 'open', 'high', 'low', 'close', 'volume', 'quality_flag', 'source_id', 'ingest_run_id', 'metadata', 'checksum', 'ord'] as const;
+/** Every row of the chunk as inserted (the binary COPY path), in announcement order: open time, then input order. */
+function allInserted(rows: readonly BarToStore[], metadata: StoredMetadata): UpsertResult {
+  const order = rows.map((_, i) => i);
+  let sorted = true;
+  for (let i = 1; i < rows.length && sorted; i++) sorted = rows[i - 1]!.tsMs <= rows[i]!.tsMs;
+  if (!sorted) order.sort((a, b) => rows[a]!.tsMs - rows[b]!.tsMs || a - b);
+  const iso = isoFormatter();
+  const written: StoredBar[] = order.map((i) => {
+    const r = rows[i]!;
+    return {
+      bar: {
+        ts_utc: iso(r.tsMs),
+        symbol: r.bar.symbol,
+        timeframe: r.bar.timeframe,
+        open: r.bar.open,
+        high: r.bar.high,
+        low: r.bar.low,
+        close: r.bar.close,
+        volume: r.bar.volume ?? null,
+        quality_flag: r.bar.quality_flag,
+        source_id: r.bar.source_id,
+        ingest_run_id: r.bar.ingest_run_id,
+        metadata: metadata.stored(r.bar.metadata),
+      },
+      tsMs: r.tsMs,
+      checksum: r.checksum,
+      revision: 0,
+      inserted: true,
+    };
+  });
+  return countWritten(rows.length, written);
+}
+
+/** Transactions that already ran a staged upsert (their staging rows are only emptied at commit). */
+const stagedTransactions = new WeakSet<object>();
+
+/**
+ * Input index of a returned row. Rows come back in staging order (a sequential scan of what was COPYed), so a
+ * moving hint finds almost every row in O(1) without building keys; anything out of order falls back to a map.
+ */
+function rowLocator(rows: readonly BarToStore[], uniformSymbol: boolean, uniformTimeframe: boolean): (ms: number, symbol: string | null, timeframe: string | null) => number {
+  let hint = 0;
+  let byKey: Map<string, number> | undefined;
+  const keyOf = (ms: number, symbol: string, timeframe: string): string => `${symbol}|${timeframe}|${ms}`;
+  const matches = (i: number, ms: number, symbol: string | null, timeframe: string | null): boolean => {
+    const r = rows[i] as BarToStore;
+    return r.tsMs === ms && (uniformSymbol || r.bar.symbol === symbol) && (uniformTimeframe || r.bar.timeframe === timeframe);
+  };
+  return (ms, symbol, timeframe) => {
+    if (!byKey) {
+      for (let i = hint; i < rows.length; i++) {
+        if (matches(i, ms, symbol, timeframe)) {
+          hint = i + 1;
+          return i;
+        }
+      }
+      byKey = new Map(rows.map((r, i) => [keyOf(r.tsMs, r.bar.symbol, r.bar.timeframe), i]));
+    }
+    const first = rows[0] as BarToStore;
+    const i = byKey.get(keyOf(ms, symbol ?? first.bar.symbol, timeframe ?? first.bar.timeframe));
+    if (i === undefined) throw new Error(`the upsert returned a row that was not staged: ${symbol ?? first.bar.symbol} ${timeframe ?? first.bar.timeframe} ${ms}`);
+    return i;
+  };
+}
 
 function emptyUpsert(): UpsertResult {
   return { written: [], inserted: 0, updated: 0, duplicates: 0, revised: 0, conflicts: 0 };
@@ -262,9 +348,12 @@ function timeBounds(rows: readonly BarToStore[]): { from: string; to: string } {
   return { from: new Date(minMs).toISOString(), to: new Date(maxMs).toISOString() };
 }
 
-/** `ON CONFLICT … DO UPDATE` of the upsert (target aliased `b`): the revised/conflict/duplicate rules. */
-function onConflict(diffThresh: number): RawBuilder<unknown> {
-  return sql`
+/**
+ * `ON CONFLICT … DO UPDATE` of the upsert (target aliased `b`): the revised/conflict/duplicate rules, with the
+ * diff threshold as the SQL expression `threshold` (a bound parameter). One text for both upsert paths.
+ */
+function conflictRules(threshold: string): string {
+  return `
     on conflict (symbol, timeframe, ts_utc) do update set
       open = excluded.open,
       high = excluded.high,
@@ -274,7 +363,7 @@ function onConflict(diffThresh: number): RawBuilder<unknown> {
       quality_flag = case
         when b.checksum = excluded.checksum then excluded.quality_flag
         when b.source_id <> excluded.source_id
-             and abs(excluded.close - b.close) > ${diffThresh}::float8 * abs(b.close) then 'conflict'
+             and abs(excluded.close - b.close) > ${threshold} * abs(b.close) then 'conflict'
         when excluded.quality_flag in ('outlier', 'missing') then excluded.quality_flag
         when b.quality_flag in ('resampled', 'missing') then excluded.quality_flag
         else 'revised'
@@ -290,6 +379,12 @@ function onConflict(diffThresh: number): RawBuilder<unknown> {
     -- Same content: only a changed DQ verdict (outlier or not, which depends on the neighbours) is written.
     where b.checksum is distinct from excluded.checksum
        or ((b.quality_flag = 'outlier') is distinct from (excluded.quality_flag = 'outlier'))`;
+}
+
+/** The rules as a Kysely fragment with `diffThresh` bound (the unnest path). */
+function onConflict(diffThresh: number): RawBuilder<unknown> {
+  const [before, after] = conflictRules('\u0000').split('\u0000') as [string, string];
+  return sql`${sql.raw(before)}${diffThresh}::float8${sql.raw(after)}`;
 }
 
 function upsertFrom(input: RawBuilder<unknown>, rows: readonly BarToStore[], diffThresh: number) {
@@ -313,40 +408,6 @@ function upsertFrom(input: RawBuilder<unknown>, rows: readonly BarToStore[], dif
     select u.*, (e.ts_utc is null) as inserted
     from upserted u left join existing e using (symbol, timeframe, ts_utc)
     order by u.ts_utc`;
-}
-
-/**
- * The upsert from the staging table. `existed` is probed per staged row through the primary key (a LATERAL …
- * LIMIT 1: an index lookup, never a scan of the month's partition whatever the staging table's missing statistics
- * suggest) in the statement's snapshot, i.e. before the insert. Only what the input does not already tell is
- * returned: the staged row's ordinal, the stored flag/source/revision, and the metadata of updated rows (the
- * previous-values block); the rest of each written bar is rebuilt from the input.
- */
-function stagedUpsert(rows: readonly BarToStore[], diffThresh: number) {
-  const { from, to } = timeBounds(rows);
-  return sql<{ ord: number; quality_flag: string; source_id: string; revision: number; inserted: boolean; metadata: Record<string, unknown> | null }>`
-    with input as (
-      select s.*, e.existed is not null as existed
-      from ${sql.raw(STAGE)} s
-      left join lateral (
-        select true as existed from ingest.canonical_bars c
-        where c.symbol = s.symbol and c.timeframe = s.timeframe and c.ts_utc = s.ts_utc
-          and c.ts_utc >= ${from}::timestamptz and c.ts_utc <= ${to}::timestamptz
-        limit 1
-      ) e on true
-    ),
-    upserted as (
-    insert into ingest.canonical_bars as b
-      (ts_utc, symbol, timeframe, open, high, low, close, volume, quality_flag, source_id, ingest_run_id, metadata, checksum)
-    select ts_utc, symbol, timeframe, open, high, low, close, volume, quality_flag, source_id, ingest_run_id, metadata, checksum
-    from input
-    ${onConflict(diffThresh)}
-    returning b.symbol, b.timeframe, b.ts_utc, b.quality_flag, b.source_id, b.revision, b.metadata
-    )
-    select i.ord, u.quality_flag, u.source_id, u.revision, not i.existed as inserted,
-      case when i.existed then u.metadata end as metadata
-    from upserted u join input i using (symbol, timeframe, ts_utc)
-    order by u.ts_utc, i.ord`;
 }
 
 function upsertResult(received: number, rows: readonly (BarRow & { inserted: boolean })[]): UpsertResult {

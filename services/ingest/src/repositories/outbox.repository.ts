@@ -1,5 +1,7 @@
 import { sql, type Kysely } from 'kysely';
+import type { ClientTransaction } from '@noctria/platform';
 import type { DB } from '../db/schema.js';
+import { binaryTextSafe, copyBinary, PGCOPY_HEADER } from './bar-stage.js';
 
 export interface OutboxMessage {
   subject: string;
@@ -18,7 +20,26 @@ export interface PendingOutboxRow {
 }
 
 export class OutboxRepository {
+  /** Whether binary COPY may carry text to this database (asked once). */
+  private binaryCopy: Promise<boolean> | undefined;
+
   constructor(private readonly db: Kysely<DB>) {}
+
+  /**
+   * Writes messages in the caller's `withClientTransaction` with one binary COPY (payload bytes as they are,
+   * no hex or parameter round-trip): ids are assigned in message order as with `enqueue`. Falls back to
+   * `enqueue` where binary COPY cannot carry text (a server encoding other than UTF8/SQL_ASCII).
+   */
+  async enqueueCopy(tx: ClientTransaction<DB>, messages: readonly OutboxMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const client = tx as ClientTransaction<unknown>;
+    this.binaryCopy ??= binaryTextSafe(client).catch((err: unknown) => {
+      this.binaryCopy = undefined;
+      throw err;
+    });
+    if (!(await this.binaryCopy)) return this.enqueue(tx.db, messages);
+    await copyBinary(client, 'copy ingest.outbox (subject, msg_id, payload, headers) from stdin with (format binary)', encodeOutboxRows(messages));
+  }
 
   /** Writes messages in the caller's transaction (the same one that stores what they announce). */
   async enqueue(db: Kysely<DB>, messages: readonly OutboxMessage[]): Promise<void> {
@@ -68,4 +89,45 @@ export class OutboxRepository {
     const r = await sql`delete from ingest.outbox where sent_at is not null and sent_at < ${new Date(beforeMs).toISOString()}::timestamptz`.execute(this.db);
     return Number(r.numAffectedRows ?? 0n);
   }
+}
+
+/** The messages as one binary COPY buffer for `ingest.outbox (subject, msg_id, payload, headers)`. */
+export function encodeOutboxRows(messages: readonly OutboxMessage[]): Buffer {
+  const texts = messages.map((m) => {
+    const subject = Buffer.from(m.subject, 'utf8');
+    const msgId = Buffer.from(m.msgId, 'utf8');
+    const headers = Buffer.from(JSON.stringify(m.headers), 'utf8');
+    if (subject.includes(0) || msgId.includes(0) || headers.includes(0)) throw new Error('outbox text contains a NUL character');
+    return { subject, msgId, headers };
+  });
+  let size = PGCOPY_HEADER.length + 2;
+  for (let i = 0; i < messages.length; i++) {
+    const t = texts[i]!;
+    // field count + 4 length words + jsonb version byte
+    size += 2 + 16 + 1 + t.subject.length + t.msgId.length + messages[i]!.payload.byteLength + t.headers.length;
+  }
+  const buf = Buffer.allocUnsafe(size);
+  buf.set(PGCOPY_HEADER, 0);
+  let off = PGCOPY_HEADER.length;
+  const field = (v: Uint8Array): void => {
+    buf.writeInt32BE(v.byteLength, off);
+    buf.set(v, off + 4);
+    off += 4 + v.byteLength;
+  };
+  for (let i = 0; i < messages.length; i++) {
+    const t = texts[i]!;
+    buf.writeInt16BE(4, off);
+    off += 2;
+    field(t.subject);
+    field(t.msgId);
+    field(messages[i]!.payload);
+    buf.writeInt32BE(t.headers.length + 1, off);
+    buf[off + 4] = 1;
+    buf.set(t.headers, off + 5);
+    off += 5 + t.headers.length;
+  }
+  buf.writeInt16BE(-1, off);
+  off += 2;
+  if (off !== size) throw new Error(`binary COPY buffer size mismatch: ${off} of ${size}`);
+  return buf;
 }

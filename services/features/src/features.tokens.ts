@@ -1,0 +1,2 @@
+/** Injection tokens of the features module. */
+export const FEATURES_OPTIONS = 'FEATURES_OPTIONS';
