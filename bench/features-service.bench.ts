@@ -9,7 +9,9 @@
  * (`bus publish→consume`), twice per sample (the subject path has two hops: bars in, vector out).
  *
  * Throwaway database (created and dropped) on `DATABASE_URL` (superuser) or 127.0.0.1:5432; NATS_URL, REDIS_URL or
- * the local defaults. `BENCH_FEATURES_N` samples (default 300). Figures are printed, never asserted.
+ * the local defaults. `BENCH_FEATURES_N` samples (default 300). Also the backfill throughput: a history of
+ * `BENCH_FEATURES_HISTORY` bars per leg (default 2000) is in the stream before the service starts; leg bars per
+ * second from the service start to the history's last vector. Figures are printed, never asserted.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -96,6 +98,28 @@ export async function run(): Promise<Record<string, unknown>> {
     await migrateToLatest({ db: migrate.db, schema: FEATURES_SCHEMA, migrations: featuresMigrations });
     await migrate.close();
     await bus.ensureStreams([streamFor(prefix, 'MD'), streamFor(prefix, 'FEAT')]);
+    const s = subjects(prefix);
+    const publish = async (bar: CanonicalBar) => {
+      const checksum = barChecksum(bar);
+      const msgId = `${bar.source_id}|${bar.symbol}|1h|${bar.ts_utc}|${checksum}|ok`;
+      const payload = encodeBarClosed({ envelope: newEnvelope({ messageId: msgId, producer: 'bench' }), bar, checksum, stale: false, closedAtMs: Date.parse(bar.ts_utc) + HOUR });
+      await bus.publish(s.barClosed('1h', bar.symbol), payload, { msgId, headers: { 'Noctria-Live': '1' } });
+    };
+    // History first (A's then B's, the shape of an ingest backfill), past the feature warm-up so every measured bar
+    // yields a published vector; the service then starts on a full stream, which gives the backfill throughput.
+    const warm = Math.max(fullVectorWarmupBars(resolveFeatureParams()) + 20, Number(process.env['BENCH_FEATURES_HISTORY'] ?? 2000));
+    const { a, b } = legs(warm + n);
+    for (let i = 0; i < warm; i++) await publish(a[i]!);
+    for (let i = 0; i < warm; i++) await publish(b[i]!);
+
+    // Vectors out: resolve the waiter of each bar time.
+    const waiting = new Map<number, (t: bigint) => void>();
+    const featSub = await bus.consume(featureVectorsConsumer({ prefix, durable: `bench${tag}_feat` }), async (m: BusMessage) => {
+      const t = process.hrtime.bigint();
+      waiting.get(decodeFeatureVector(m.data).tsMs)?.(t);
+    });
+    const warmedUp = new Promise<void>((resolve) => waiting.set(Date.parse(a[warm - 1]!.ts_utc), () => resolve()));
+    const tBackfill = process.hrtime.bigint();
     const env = loadEnv(featuresEnvSchema, { exit: false, env: { DATABASE_URL: dbUrl.toString(), NATS_URL: natsUrl, REDIS_URL: redisUrl, LOG_LEVEL: 'silent', NOCTRIA_PROFILE: 'cluster' } });
     ctx = await createServiceContext({
       service: 'features',
@@ -118,30 +142,8 @@ export async function run(): Promise<Record<string, unknown>> {
       }),
     });
     const rt = ctx.app.get(FeaturesRuntime);
-    const s = subjects(prefix);
-
-    // Vectors out: resolve the waiter of each bar time.
-    const waiting = new Map<number, (t: bigint) => void>();
-    const featSub = await bus.consume(featureVectorsConsumer({ prefix, durable: `bench${tag}_feat` }), async (m: BusMessage) => {
-      const t = process.hrtime.bigint();
-      waiting.get(decodeFeatureVector(m.data).tsMs)?.(t);
-    });
-    const publish = async (bar: CanonicalBar) => {
-      const checksum = barChecksum(bar);
-      const msgId = `${bar.source_id}|${bar.symbol}|1h|${bar.ts_utc}|${checksum}|ok`;
-      const payload = encodeBarClosed({ envelope: newEnvelope({ messageId: msgId, producer: 'bench' }), bar, checksum, stale: false, closedAtMs: Date.parse(bar.ts_utc) + HOUR });
-      await bus.publish(s.barClosed('1h', bar.symbol), payload, { msgId, headers: { 'Noctria-Live': '1' } });
-    };
-
-    // Warm-up: past the feature warm-up, so every measured bar yields a published (complete) vector.
-    const warm = fullVectorWarmupBars(resolveFeatureParams()) + 20;
-    const { a, b } = legs(warm + n);
-    for (let i = 0; i < warm; i++) {
-      await publish(a[i]!);
-      await publish(b[i]!);
-    }
-    const warmedUp = new Promise<void>((resolve) => waiting.set(Date.parse(a[warm - 1]!.ts_utc), () => resolve()));
     await warmedUp;
+    const backfillSeconds = Number(process.hrtime.bigint() - tBackfill) / 1e9;
 
     const vectorMs: number[] = [];
     for (let i = warm; i < warm + n; i++) {
@@ -180,6 +182,7 @@ export async function run(): Promise<Record<string, unknown>> {
       barsInToVectorPublished: vec,
       reference_busPublishToConsume: ref,
       ratio_p50_vs_two_bus_hops: Math.round((vec.p50Ms / (2 * Math.max(ref.p50Ms, 1e-6))) * 100) / 100,
+      backfill: { legBars: 2 * warm, seconds: Math.round(backfillSeconds * 100) / 100, legBarsPerSecond: Math.round((2 * warm) / backfillSeconds) },
       engineUpdateMeanUs: engine && updates && updates.value > 0 ? Math.round((engine.value / updates.value) * 1e6 * 10) / 10 : null,
     };
   } finally {

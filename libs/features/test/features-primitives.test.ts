@@ -278,6 +278,21 @@ describe('Ema', () => {
     expect(r.push(10)).toBe(e.push(10));
   });
 
+  it('pushSeries is bit-identical to pushing value by value, NaN-led input included, and continues from its state', () => {
+    const rng = new Rng(7);
+    const xs = new Float64Array(5000);
+    for (let i = 0; i < xs.length; i++) xs[i] = i < 3 ? NaN : 100 + rng.normal() * (i % 500 === 0 ? 50 : 1);
+    const one = Ema.halfLife(12);
+    const expected = Array.from(xs, (x) => one.push(x));
+    const series = Ema.halfLife(12);
+    const head = series.pushSeries(xs.subarray(0, 2500));
+    const tail = series.pushSeries(xs.subarray(2500));
+    const got = [...head, ...tail];
+    expect(got.every((v, i) => Object.is(v, expected[i]))).toBe(true);
+    expect(Object.is(series.value, one.value)).toBe(true);
+    expect(() => Ema.span(3).pushSeries(xs, new Float64Array(10))).toThrow(FeatureError);
+  });
+
   it('rejects invalid α, half-life and span', () => {
     for (const f of [() => new Ema(0), () => new Ema(1.5), () => Ema.halfLife(0), () => Ema.halfLife(NaN), () => Ema.span(0.5)]) {
       expect(f).toThrow(FeatureError);

@@ -52,6 +52,29 @@ export class Ema {
     return this.v;
   }
 
+  /**
+   * Runs the EMA over a whole series in one tight loop (the columnar form of {@link push}, same arithmetic, so
+   * the output is bit-identical to pushing the values one by one) and leaves this instance at the end state.
+   * NaN inputs before the first number keep the output NaN (the EMA is seeded with the first defined input).
+   */
+  pushSeries(values: Float64Array, out: Float64Array = new Float64Array(values.length)): Float64Array {
+    if (out.length < values.length) {
+      throw new FeatureError(FEATURE_ERROR.SHAPE, `EMA output length ${out.length} is shorter than the input ${values.length}`);
+    }
+    const alpha = this.alpha;
+    const keep = this.keep;
+    let v = this.v;
+    const n = values.length;
+    for (let i = 0; i < n; i++) {
+      const x = values[i] as number;
+      if (v !== v) v = x;
+      else if (v !== x) v = keep * v + alpha * x;
+      out[i] = v;
+    }
+    this.v = v;
+    return out;
+  }
+
   snapshot(): EmaState {
     return { alpha: encodeNumber(this.alpha), value: encodeNumber(this.v) };
   }

@@ -183,13 +183,19 @@ export function huberRegression(
       const ri = y[i]! - (a + b * x[i]!);
       r[i] = ri;
       const ar = ri < 0 ? -ri : ri;
-      t[i] = ar;
       wssr += w[i]! * ri * ri;
       if (ar < blo) below++;
       else if (ar <= bhi) u[k++] = ar;
     }
     let m = bracketedMedian(u, k, below, n);
-    if (m !== m) m = medianInPlace(t, n);
+    if (m !== m) {
+      // |r| is only materialised when the bracket missed (rare): the common pass stores r alone.
+      for (let i = 0; i < n; i++) {
+        const ri = r[i]!;
+        t[i] = ri < 0 ? -ri : ri;
+      }
+      m = medianInPlace(t, n);
+    }
     relStep = med > 0 ? (3 * abs(m - med)) / med : 0.5;
     med = m;
     scale = m / MAD_NORMAL_QUANTILE;

@@ -5,8 +5,14 @@ import { MAD_SIGMA_FACTOR, RegressionWorkspace, bracketedExact, huberRegression,
 import { RollingMinMax } from './minmax.js';
 import { EPS, INF, NAN, abs, sqrt } from './fastmath.js';
 
-/** u is re-based on the current slope (an O(n)–O(n^1.3) re-sort) once the drift bound ε exceeds this fraction of T. */
-const REBUILD_FRACTION = 0.5;
+/** u is re-based on the current slope (a re-sort, usually ~2n steps) once the drift bound ε exceeds this fraction of T. */
+const REBUILD_FRACTION = 1;
+/**
+ * When the bound cannot decide and ε is above this fraction of T, re-basing (which sets ε = 0) and deciding again
+ * is cheaper than the exact pass and also tightens the bound for the next bars; below it the bound is undecided
+ * because MAD(r) is genuinely close to T and the exact pass is the better choice.
+ */
+const REDECIDE_FRACTION = 0.1;
 
 const SHELL_GAPS = [701, 301, 132, 57, 23, 10, 4, 1];
 
@@ -134,14 +140,38 @@ export class MadRatioSwitch {
     const ss = this.sSlot;
     const us = this.uSlot;
     this.b0 = b;
-    for (let s = 0; s < n; s++) us[s] = ys[s]! - b * xs[s]!;
     if (!this.everBuilt) {
       for (let k = 0; k < n; k++) ss[k] = k;
       this.everBuilt = true;
     }
-    // The previous order is nearly right for a nearby slope: gapped insertion passes (Shell sort, Ciura gaps)
-    // cost ~n per gap on nearly-sorted data and stay O(n^1.3) when a regime change scrambled the order.
-    for (let k = 0; k < n; k++) su[k] = us[ss[k]!]!;
+    // The previous order is nearly right for a nearby slope: u is recomputed in that order and inserted on the
+    // fly (insertion sort: n + inversions steps, usually a few n). Past a budget of moves (a regime change
+    // scrambled the order) Shell sort finishes the rest in O(n^1.3).
+    let budget = 16 * n;
+    for (let k = 0; k < n; k++) {
+      const slot = ss[k]!;
+      const v = ys[slot]! - b * xs[slot]!;
+      us[slot] = v;
+      let j = k - 1;
+      if (budget >= 0) {
+        while (j >= 0 && su[j]! > v) {
+          su[j + 1] = su[j]!;
+          ss[j + 1] = ss[j]!;
+          j--;
+        }
+        budget -= k - 1 - j;
+      }
+      su[j + 1] = v;
+      ss[j + 1] = slot;
+    }
+    if (budget < 0) this.shellSort();
+    this.rebuilds++;
+  }
+
+  private shellSort(): void {
+    const n = this.window;
+    const su = this.su;
+    const ss = this.sSlot;
     for (const gap of SHELL_GAPS) {
       if (gap >= n) continue;
       for (let k = gap; k < n; k++) {
@@ -157,14 +187,13 @@ export class MadRatioSwitch {
         ss[j + gap] = s;
       }
     }
-    this.rebuilds++;
   }
 
   /**
    * The switch for the full window of `ols` with its OLS fit (a, b). std(r) = sqrt(ssr / (n − 1)) from the running
    * sums is exact up to ~1e−11·syy/ssr relative, so the bound is used only while
    * ssr ≥ 1e−3·syy (R² ≤ 0.999) and with T widened by 1e−7 relative; otherwise, and whenever the bound cannot
-   * decide, the formula is evaluated on the residuals themselves.
+   * decide, the formula is evaluated on the residuals themselves. Reads the `fit*` fields: call `ols.fit()` first.
    */
   exceeds(ols: RollingOls, ws: RegressionWorkspace): boolean {
     // Inputs are read here rather than passed in: doubles passed to (or returned from) a call that is not
@@ -172,16 +201,16 @@ export class MadRatioSwitch {
     const n = this.window;
     const xs = ols.xs.data;
     const ys = ols.ys.data;
-    const a = ols.intercept();
-    const b = ols.slope();
-    const ssr = ols.ssr();
-    const syy = ols.syy();
+    const a = ols.fitIntercept;
+    const b = ols.fitSlope;
+    const ssr = ols.fitSsr;
+    const syy = ols.fitSyy;
     const T = sqrt(ssr / (n - 1)) / (MAD_SIGMA_FACTOR * this.ratio);
     if (!(T > 0 && T < INF && ssr >= 1e-3 * syy)) {
       this.exactDecisions++;
       return residualMadRatioExceeds(xs, ys, n, a, b, this.ratio, ws);
     }
-    const yBound = abs(ols.meanY()) + sqrt(syy);
+    const yBound = abs(ols.fitMeanY) + sqrt(syy);
     if (this.b0 !== this.b0) this.build(xs, ys, b);
     const xmax = this.xr.hi;
     const xmin = this.xr.lo;
@@ -197,7 +226,13 @@ export class MadRatioSwitch {
     this.dB = b;
     this.dXmag = xmag;
     this.dYBound = yBound;
-    const d = this.decide();
+    let d = this.decide();
+    if (d < 0 && eps > REDECIDE_FRACTION * T) {
+      this.build(xs, ys, b);
+      eps = 0;
+      this.dEps = 0;
+      d = this.decide();
+    }
     if (d >= 0) {
       this.fastDecisions++;
       return d === 1;
@@ -308,9 +343,10 @@ export class RollingRobustSlope {
     this.sw.track(slot, x, y, wasFull);
     this.robust = false;
     if (!ols.isFull) return NAN;
-    const b = ols.slope();
+    ols.fit();
+    const b = ols.fitSlope;
     if (b !== b) return NAN;
-    const a = ols.intercept();
+    const a = ols.fitIntercept;
     if (!this.sw.exceeds(ols, this.ws)) return b;
     const xs = ols.xs.data;
     const ys = ols.ys.data;

@@ -28,13 +28,13 @@ import {
 import { NoctriaError, reportError, withTransaction, type Logger } from '@noctria/platform';
 import type { DB } from '../db/schema.js';
 import { FEATURES_ERROR } from '../errors.js';
-import { LegBarsRepository, type AlignedRow, type LegBarRow } from '../repositories/leg-bars.repository.js';
+import { LegBarsRepository, type AlignedRow, type LegBarRow, type LegKey, type LegState } from '../repositories/leg-bars.repository.js';
 import { OutboxRepository, type OutboxMessage } from '../repositories/outbox.repository.js';
 import { StateRepository, type PairStateRow, type SeriesKey } from '../repositories/state.repository.js';
 import { VectorsRepository, type VectorToStore } from '../repositories/vectors.repository.js';
 import type { FeaturesMetrics } from '../telemetry.js';
 import { BAR_CLOSE_HEADER, LIVE_HEADER } from './outbox-relay.js';
-import { BetaJumpDetector, staleMetricReason, vectorQuality, type LegObservation, type VectorQuality } from './quality.js';
+import { BetaJumpDetector, staleMetricReason, vectorQuality, type VectorQuality } from './quality.js';
 import { closeOf, type FeaturesSettings, type PairSeriesSpec } from './settings.js';
 
 export const FEATURES_PRODUCER = 'features';
@@ -160,11 +160,24 @@ function pairBar(row: AlignedRow): PairBar {
   };
 }
 
-function legs(row: AlignedRow): [LegObservation, LegObservation] {
+function alignedLegs(row: AlignedRow): [LegState, LegState] {
   return [
-    { qualityFlag: row.a_flag as QualityFlag, ingestStale: row.a_ingest_stale, live: row.a_live, receivedMs: row.a_received_at.getTime() },
-    { qualityFlag: row.b_flag as QualityFlag, ingestStale: row.b_ingest_stale, live: row.b_live, receivedMs: row.b_received_at.getTime() },
+    { open: row.a_open, high: row.a_high, low: row.a_low, close: row.a_close, qualityFlag: row.a_flag as QualityFlag, ingestStale: row.a_ingest_stale, live: row.a_live, receivedMs: row.a_received_at.getTime(), checksum: '' },
+    { open: row.b_open, high: row.b_high, low: row.b_low, close: row.b_close, qualityFlag: row.b_flag as QualityFlag, ingestStale: row.b_ingest_stale, live: row.b_live, receivedMs: row.b_received_at.getTime(), checksum: '' },
   ];
+}
+
+function legKey(symbol: string, timeframe: string, tsMs: number): string {
+  return `${symbol}|${timeframe}|${tsMs}`;
+}
+
+function legOf(bar: IncomingBar): LegState {
+  return { open: bar.open, high: bar.high, low: bar.low, close: bar.close, qualityFlag: bar.qualityFlag, ingestStale: bar.ingestStale, live: bar.live, receivedMs: bar.receivedMs, checksum: bar.checksum };
+}
+
+/** Has the series consumed this bar time (or a later one)? */
+function passed(st: PairStateRow, tsMs: number): boolean {
+  return st.last_ts !== null && tsMs <= st.last_ts.getTime();
 }
 
 function sameBits(a: Float64Array, b: Float64Array): boolean {
@@ -246,18 +259,7 @@ export class FeaturePipeline {
     let effects = emptyEffects();
     let outcomes = new Map<IncomingBar, { outcome: BarOutcome; from: number; dropped: string[] }>();
     if (routed.length > 0) {
-      const done = await this.retrying(routed[0]!.timeframe, () =>
-        this.inTransaction(async (u) => {
-          const out = new Map<IncomingBar, { outcome: BarOutcome; from: number; dropped: string[] }>();
-          for (const bar of routed) {
-            const from = u.effects.vectors.length;
-            const dropped: string[] = [];
-            const outcome = await this.applyOne(u, bar, dropped);
-            out.set(bar, { outcome, from, dropped });
-          }
-          return out;
-        }),
-      );
+      const done = await this.retrying(routed[0]!.timeframe, () => this.inTransaction((u) => this.applyInTransaction(u, routed)));
       effects = done.unit.effects;
       outcomes = done.value;
     }
@@ -290,34 +292,63 @@ export class FeaturePipeline {
     return results;
   }
 
-  /** One bar inside the batch transaction: store (or recognise) the leg, then advance every series using it. */
-  private async applyOne(u: TxUnit, bar: IncomingBar, dropped: string[]): Promise<BarOutcome> {
-    const targets = this.bySymbol.get(`${bar.timeframe}|${bar.symbol}`)!;
-    const ins = await this.legs.insert(u.trx, bar);
-    const states = new Map<SeriesRuntime, PairStateRow>();
-    for (const rt of targets) states.set(rt, await this.lock(u, rt, 'resync'));
-    const passed = [...states.values()].some((st) => st.last_ts !== null && st.last_ts.getTime() >= bar.tsMs);
-    let outcome: BarOutcome;
-    if (ins.inserted) outcome = 'stored';
-    else if (ins.checksum === bar.checksum && ins.qualityFlag === bar.qualityFlag && ins.ingestStale === bar.ingestStale) outcome = 'duplicate';
-    else if (passed) outcome = 'revision_ignored';
-    else {
-      await this.legs.revise(u.trx, bar);
-      outcome = 'revised';
+  /**
+   * The batch inside its transaction, with a constant number of statements: every series it touches locked (and
+   * its engine checked) once, the stored legs it needs read in one query, then each bar in order — exactly as if it
+   * had come alone — against that in-memory view: its leg stored or recognised, and every series using it fed the
+   * one bar time it can complete (every earlier complete time was consumed when it completed). New legs, vectors,
+   * outbox rows and series rows are written at the end.
+   */
+  private async applyInTransaction(u: TxUnit, routed: readonly IncomingBar[]): Promise<Map<IncomingBar, { outcome: BarOutcome; from: number; dropped: string[] }>> {
+    const out = new Map<IncomingBar, { outcome: BarOutcome; from: number; dropped: string[] }>();
+    const targetsOf = (bar: IncomingBar) => this.bySymbol.get(`${bar.timeframe}|${bar.symbol}`)!;
+    for (const rt of this.series) {
+      if (routed.some((bar) => targetsOf(bar).includes(rt))) await this.lock(u, rt, 'resync');
     }
-    for (const rt of targets) {
-      const st = states.get(rt)!;
-      if (st.last_ts !== null && bar.tsMs <= st.last_ts.getTime()) {
-        if (outcome === 'stored' || outcome === 'revised') dropped.push(rt.spec.pairId);
-        continue;
+    const wanted = new Map<string, LegKey>();
+    for (const bar of routed) {
+      wanted.set(legKey(bar.symbol, bar.timeframe, bar.tsMs), { symbol: bar.symbol, timeframe: bar.timeframe, tsMs: bar.tsMs });
+      for (const rt of targetsOf(bar)) {
+        const other = bar.symbol === rt.spec.symbolA ? rt.spec.symbolB : rt.spec.symbolA;
+        wanted.set(legKey(other, bar.timeframe, bar.tsMs), { symbol: other, timeframe: bar.timeframe, tsMs: bar.tsMs });
       }
-      // Every bar time that was complete before this bar has been consumed (each completion advances at once), so
-      // this bar can complete only its own time: nothing to do unless the other leg is there.
-      const other = bar.symbol === rt.spec.symbolA ? rt.spec.symbolB : rt.spec.symbolA;
-      if (other !== bar.symbol && !(await this.legs.exists(u.trx, other, bar.timeframe, bar.tsMs))) continue;
-      await this.advance(u, rt, Number.MAX_SAFE_INTEGER, bar.tsMs);
     }
-    return outcome;
+    const known = await this.legs.fetch(u.trx, [...wanted.values()]);
+    const inserts = new Map<string, IncomingBar>();
+    const revisions: IncomingBar[] = [];
+    for (const bar of routed) {
+      const from = u.effects.vectors.length;
+      const dropped: string[] = [];
+      const targets = targetsOf(bar);
+      const key = legKey(bar.symbol, bar.timeframe, bar.tsMs);
+      const prev = known.get(key);
+      let outcome: BarOutcome;
+      if (!prev) outcome = 'stored';
+      else if (prev.checksum === bar.checksum && prev.qualityFlag === bar.qualityFlag && prev.ingestStale === bar.ingestStale) outcome = 'duplicate';
+      else if (targets.some((rt) => passed(u.locked.get(rt)!, bar.tsMs))) outcome = 'revision_ignored';
+      else outcome = 'revised';
+      if (outcome === 'stored') inserts.set(key, bar);
+      if (outcome === 'revised') {
+        // A leg first seen in this same batch is not inserted yet: insert the revised content instead.
+        if (inserts.has(key)) inserts.set(key, bar);
+        else revisions.push(bar);
+      }
+      if (outcome === 'stored' || outcome === 'revised') known.set(key, legOf(bar));
+      for (const rt of targets) {
+        const st = u.locked.get(rt)!;
+        if (passed(st, bar.tsMs)) {
+          if (outcome === 'stored' || outcome === 'revised') dropped.push(rt.spec.pairId);
+          continue;
+        }
+        const a = known.get(legKey(rt.spec.symbolA, bar.timeframe, bar.tsMs));
+        const b = known.get(legKey(rt.spec.symbolB, bar.timeframe, bar.tsMs));
+        if (a && b) await this.feed(u, rt, bar.tsMs, a, b);
+      }
+      out.set(bar, { outcome, from, dropped });
+    }
+    await this.legs.insertMany(u.trx, [...inserts.values()]);
+    for (const bar of revisions) await this.legs.revise(u.trx, bar);
+    return out;
   }
 
   /** Runs `fn` in one transaction whose buffered vectors, outbox rows and series rows are written before the commit. */
@@ -348,52 +379,54 @@ export class FeaturePipeline {
     return st;
   }
 
-  /**
-   * Feeds the series every stored aligned bar after its `last_ts` (up to `uptoMs`, at most `limit`), buffering vectors
-   * and outbox rows in the unit and writing checkpoints. Returns the number of bars fed.
-   */
-  private async advance(u: TxUnit, rt: SeriesRuntime, limit: number, uptoMs?: number): Promise<number> {
+  /** Feeds the series every stored aligned bar after its `last_ts` (at most `limit`; start-up catch-up). */
+  private async advance(u: TxUnit, rt: SeriesRuntime, limit: number): Promise<number> {
     const st = await this.lock(u, rt, 'resync');
-    const { settings, metrics } = this.options;
-    const tf = rt.spec.timeframe;
     const rows = await this.legs.aligned(u.trx, {
       symbolA: rt.spec.symbolA,
       symbolB: rt.spec.symbolB,
-      timeframe: tf,
+      timeframe: rt.spec.timeframe,
       afterMs: st.last_ts === null ? null : st.last_ts.getTime(),
-      ...(uptoMs !== undefined ? { uptoMs } : {}),
       limit: Math.min(limit, 100_000),
     });
-    if (rows.length === 0) return 0;
-    const budgetMs = settings.freshnessBudgetMs[tf];
     for (const row of rows) {
-      const tsMs = row.ts_utc.getTime();
-      const values = new Float64Array(FEATURE_NAMES.length);
-      const t0 = process.hrtime.bigint();
-      rt.engine.update(pairBar(row), values);
-      metrics.engineUpdateSeconds.observe({ timeframe: tf }, Number(process.hrtime.bigint() - t0) / 1e9);
-      const complete = values.every((v) => v === v);
-      const betaStability = values[IDX_BETA_STABILITY]!;
-      const jump = rt.detector.observe(betaStability);
-      if (jump.started) u.effects.jumps.push({ rt, tsMs, value: betaStability, median: jump.median });
-      const closeMs = closeOf(tsMs, tf);
-      const [a, b] = legs(row);
-      const quality = vectorQuality(a, b, { closeMs, budgetMs, betaJump: jump.jump });
-      const storedMs = this.now();
-      const barsSeen = rt.engine.barsSeen;
-      u.vectors.push({ key: rt.key, v: { tsMs, values, complete, qualityFlag: quality.flag, qualityReasons: quality.reasons, barsSeen, storedMs } });
-      const live = a.live || b.live;
-      if (complete) u.messages.push(this.message(rt, tsMs, values, quality, barsSeen, closeMs, live, storedMs));
-      if (barsSeen % settings.checkpointEvery === 0) {
-        await this.states.writeCheckpoint(u.trx, rt.key, { barsSeen, tsMs, state: JSON.stringify(rt.engine.snapshot()) });
-        u.effects.checkpoints.push(rt.key);
-      }
-      u.effects.vectors.push({ pairId: rt.spec.pairId, timeframe: tf, tsMs, complete, quality, barsSeen, z: values[IDX_Z]!, betaStability, closeMs, live, storedMs });
+      const [a, b] = alignedLegs(row);
+      await this.feed(u, rt, row.ts_utc.getTime(), a, b);
     }
-    st.last_ts = rows[rows.length - 1]!.ts_utc;
-    st.bars_seen = rt.engine.barsSeen;
-    u.advanced.add(rt);
     return rows.length;
+  }
+
+  /**
+   * Feeds one bar time (both legs) to the series' engine and buffers its vector (and outbox row when complete);
+   * writes a checkpoint every `checkpointEvery` bars. The series row must be locked by the unit.
+   */
+  private async feed(u: TxUnit, rt: SeriesRuntime, tsMs: number, a: LegState, b: LegState): Promise<void> {
+    const { settings, metrics } = this.options;
+    const st = u.locked.get(rt)!;
+    const tf = rt.spec.timeframe;
+    const values = new Float64Array(FEATURE_NAMES.length);
+    const t0 = process.hrtime.bigint();
+    rt.engine.update({ tsMs, a: { open: a.open, high: a.high, low: a.low, close: a.close }, b: { open: b.open, high: b.high, low: b.low, close: b.close } }, values);
+    metrics.engineUpdateSeconds.observe({ timeframe: tf }, Number(process.hrtime.bigint() - t0) / 1e9);
+    const complete = values.every((v) => v === v);
+    const betaStability = values[IDX_BETA_STABILITY]!;
+    const jump = rt.detector.observe(betaStability);
+    if (jump.started) u.effects.jumps.push({ rt, tsMs, value: betaStability, median: jump.median });
+    const closeMs = closeOf(tsMs, tf);
+    const quality = vectorQuality(a, b, { closeMs, budgetMs: settings.freshnessBudgetMs[tf], betaJump: jump.jump });
+    const storedMs = this.now();
+    const barsSeen = rt.engine.barsSeen;
+    u.vectors.push({ key: rt.key, v: { tsMs, values, complete, qualityFlag: quality.flag, qualityReasons: quality.reasons, barsSeen, storedMs } });
+    const live = a.live || b.live;
+    if (complete) u.messages.push(this.message(rt, tsMs, values, quality, barsSeen, closeMs, live, storedMs));
+    if (barsSeen % settings.checkpointEvery === 0) {
+      await this.states.writeCheckpoint(u.trx, rt.key, { barsSeen, tsMs, state: JSON.stringify(rt.engine.snapshot()) });
+      u.effects.checkpoints.push(rt.key);
+    }
+    u.effects.vectors.push({ pairId: rt.spec.pairId, timeframe: tf, tsMs, complete, quality, barsSeen, z: values[IDX_Z]!, betaStability, closeMs, live, storedMs });
+    st.last_ts = new Date(tsMs);
+    st.bars_seen = barsSeen;
+    u.advanced.add(rt);
   }
 
   private message(rt: SeriesRuntime, tsMs: number, values: Float64Array, quality: VectorQuality, barsSeen: number, closeMs: number, live: boolean, nowMs: number): OutboxMessage {

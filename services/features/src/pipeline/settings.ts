@@ -1,7 +1,7 @@
 import { timeframeMs, type Timeframe } from '@noctria/canonical-bar';
 import { NoctriaError } from '@noctria/platform';
 import type { PipelinePolicy, UniversePolicy } from '@noctria/policy';
-import { featureParamsFromPolicy, resolveFeatureParams, type FeatureParams, type FeatureWindowPolicy } from '@noctria/features';
+import { featureParamsFromPolicy, type FeatureParams } from '@noctria/features';
 import { FEATURES_ERROR } from '../errors.js';
 
 /** One (pair, timeframe) series the service computes: legs from configs/universe.yaml. */
@@ -36,22 +36,9 @@ export interface SettingsOverrides {
   params?: Readonly<FeatureParams>;
 }
 
-/**
- * Feature parameters from pipeline_policy, validated by the features library: every window key when the policy
- * carries the full set (featureParamsFromPolicy), else the keys it has always had (β/z windows and half-lives,
- * z clip, ATR period) over the seed defaults.
- */
+/** Feature parameters from pipeline_policy's window keys (featureParamsFromPolicy, validated by the features library). */
 export function paramsFromPolicy(pipeline: PipelinePolicy): Readonly<FeatureParams> {
-  const p = pipeline as PipelinePolicy & Partial<FeatureWindowPolicy>;
-  if (p.atr_baseline_median_bars !== undefined) return featureParamsFromPolicy(p as unknown as FeatureWindowPolicy);
-  return resolveFeatureParams({
-    betaWindow: p.beta_window_bars,
-    betaEmaHalfLife: p.beta_ema_half_life_bars,
-    zWindow: p.z_window_bars,
-    zEmaHalfLife: p.z_ema_half_life_bars,
-    zClip: p.z_clip_sigma,
-    atrPeriod: p.atr_period,
-  });
+  return featureParamsFromPolicy(pipeline);
 }
 
 export function featuresSettingsFromPolicies(p: { pipeline: PipelinePolicy; universe: UniversePolicy }, overrides: SettingsOverrides = {}): FeaturesSettings {

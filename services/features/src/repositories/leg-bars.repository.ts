@@ -21,6 +21,25 @@ export interface LegBarRow {
   receivedMs: number;
 }
 
+export interface LegKey {
+  symbol: string;
+  timeframe: string;
+  tsMs: number;
+}
+
+/** What the engine and the quality rule need of a stored leg (checksum/flag to recognise a redelivery). */
+export interface LegState {
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  qualityFlag: QualityFlag;
+  ingestStale: boolean;
+  live: boolean;
+  receivedMs: number;
+  checksum: string;
+}
+
 /** Both legs of one bar time, as the engine and the quality rule need them. */
 export interface AlignedRow {
   ts_utc: Date;
@@ -45,22 +64,45 @@ export interface AlignedRow {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export class LegBarsRepository {
-  /** Inserts the bar unless its key exists; returns the stored checksum/flag when it did. */
-  async insert(trx: Kysely<DB>, r: LegBarRow): Promise<{ inserted: true } | { inserted: false; checksum: string; qualityFlag: string; ingestStale: boolean }> {
-    const res = await sql<{ n: number }>`
-      insert into features.leg_bars
-        (symbol, timeframe, ts_utc, open, high, low, close, volume, quality_flag, source_id, checksum, ingest_stale, live, closed_at, received_at)
-      values (${r.symbol}, ${r.timeframe}, ${iso(r.tsMs)}::timestamptz, ${r.open}, ${r.high}, ${r.low}, ${r.close}, ${r.volume},
-              ${r.qualityFlag}, ${r.sourceId}, ${r.checksum}, ${r.ingestStale}, ${r.live},
-              ${r.closedAtMs === null ? null : iso(r.closedAtMs)}::timestamptz, ${iso(r.receivedMs)}::timestamptz)
-      on conflict (symbol, timeframe, ts_utc) do nothing
-      returning 1 as n`.execute(trx);
-    if (res.rows.length > 0) return { inserted: true };
-    const existing = await sql<{ checksum: string; quality_flag: string; ingest_stale: boolean }>`
-      select checksum, quality_flag, ingest_stale from features.leg_bars
-      where symbol = ${r.symbol} and timeframe = ${r.timeframe} and ts_utc = ${iso(r.tsMs)}::timestamptz`.execute(trx);
-    const row = existing.rows[0]!;
-    return { inserted: false, checksum: row.checksum, qualityFlag: row.quality_flag, ingestStale: row.ingest_stale };
+  /** The stored legs among `keys`, by `symbol|timeframe|tsMs`. */
+  async fetch(trx: Kysely<DB>, keys: readonly LegKey[]): Promise<Map<string, LegState>> {
+    const out = new Map<string, LegState>();
+    if (keys.length === 0) return out;
+    const r = await sql<{ symbol: string; timeframe: string; ts_utc: Date; open: number; high: number; low: number; close: number; quality_flag: QualityFlag; ingest_stale: boolean; live: boolean; received_at: Date; checksum: string }>`
+      select l.symbol, l.timeframe, l.ts_utc, l.open, l.high, l.low, l.close, l.quality_flag, l.ingest_stale, l.live, l.received_at, l.checksum
+      from unnest(${keys.map((k) => k.symbol)}::text[], ${keys.map((k) => k.timeframe)}::text[], ${keys.map((k) => iso(k.tsMs))}::timestamptz[]) as k(symbol, timeframe, ts_utc)
+      join features.leg_bars l on l.symbol = k.symbol and l.timeframe = k.timeframe and l.ts_utc = k.ts_utc`.execute(trx);
+    for (const x of r.rows) {
+      out.set(`${x.symbol}|${x.timeframe}|${x.ts_utc.getTime()}`, {
+        open: x.open,
+        high: x.high,
+        low: x.low,
+        close: x.close,
+        qualityFlag: x.quality_flag,
+        ingestStale: x.ingest_stale,
+        live: x.live,
+        receivedMs: x.received_at.getTime(),
+        checksum: x.checksum,
+      });
+    }
+    return out;
+  }
+
+  /** Inserts new legs in one statement (a key stored meanwhile by another writer is left as it is). */
+  async insertMany(trx: Kysely<DB>, rows: readonly LegBarRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 500) {
+      const values = rows.slice(i, i + 500).map(
+        (r) =>
+          sql`(${r.symbol}, ${r.timeframe}, ${iso(r.tsMs)}::timestamptz, ${r.open}, ${r.high}, ${r.low}, ${r.close}, ${r.volume}::float8,
+               ${r.qualityFlag}, ${r.sourceId}, ${r.checksum}, ${r.ingestStale}, ${r.live},
+               ${r.closedAtMs === null ? null : iso(r.closedAtMs)}::timestamptz, ${iso(r.receivedMs)}::timestamptz)`,
+      );
+      await sql`
+        insert into features.leg_bars
+          (symbol, timeframe, ts_utc, open, high, low, close, volume, quality_flag, source_id, checksum, ingest_stale, live, closed_at, received_at)
+        values ${sql.join(values)}
+        on conflict (symbol, timeframe, ts_utc) do nothing`.execute(trx);
+    }
   }
 
   /** Replaces a stored bar no engine has consumed yet (ingest's latest-wins revision). */
@@ -71,13 +113,6 @@ export class LegBarsRepository {
         closed_at = ${r.closedAtMs === null ? null : iso(r.closedAtMs)}::timestamptz, received_at = ${iso(r.receivedMs)}::timestamptz,
         revision = revision + 1
       where symbol = ${r.symbol} and timeframe = ${r.timeframe} and ts_utc = ${iso(r.tsMs)}::timestamptz`.execute(trx);
-  }
-
-  /** Is a bar of this symbol stored at this time? */
-  async exists(trx: Kysely<DB>, symbol: string, timeframe: string, tsMs: number): Promise<boolean> {
-    const r = await sql<{ n: number }>`
-      select 1 as n from features.leg_bars where symbol = ${symbol} and timeframe = ${timeframe} and ts_utc = ${iso(tsMs)}::timestamptz`.execute(trx);
-    return r.rows.length > 0;
   }
 
   /**

@@ -171,7 +171,7 @@ export class BarsRepository {
       await tx.client.query('savepoint ingest_bars_new');
       try {
         await copyNewRows(client, encodeNewRows(rows, metaTexts));
-        return allInserted(rows, metadata);
+        return allInserted(rows, metaTexts, metadata);
       } catch (err) {
         if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
         await tx.client.query('rollback to savepoint ingest_bars_new');
@@ -204,7 +204,7 @@ export class BarsRepository {
           quality_flag: inserted ? r.bar.quality_flag : (w[RESULT.qualityFlag] as QualityFlag),
           source_id: inserted ? r.bar.source_id : (w[RESULT.sourceId] as string),
           ingest_run_id: r.bar.ingest_run_id,
-          metadata: inserted ? metadata.stored(r.bar.metadata) : ((w[RESULT.metadata] as Record<string, unknown> | null) ?? {}),
+          metadata: inserted ? metadata.storedText(metaTexts[ord]!) : ((w[RESULT.metadata] as Record<string, unknown> | null) ?? {}),
         },
         tsMs: r.tsMs,
         checksum: r.checksum,
@@ -255,7 +255,7 @@ export class BarsRepository {
 }
 
 /** Every row of the chunk as inserted (the binary COPY path), in announcement order: open time, then input order. */
-function allInserted(rows: readonly BarToStore[], metadata: StoredMetadata): UpsertResult {
+function allInserted(rows: readonly BarToStore[], metaTexts: readonly string[], metadata: StoredMetadata): UpsertResult {
   const order = rows.map((_, i) => i);
   let sorted = true;
   for (let i = 1; i < rows.length && sorted; i++) sorted = rows[i - 1]!.tsMs <= rows[i]!.tsMs;
@@ -276,7 +276,7 @@ function allInserted(rows: readonly BarToStore[], metadata: StoredMetadata): Ups
         quality_flag: r.bar.quality_flag,
         source_id: r.bar.source_id,
         ingest_run_id: r.bar.ingest_run_id,
-        metadata: metadata.stored(r.bar.metadata),
+        metadata: metadata.storedText(metaTexts[i]!),
       },
       tsMs: r.tsMs,
       checksum: r.checksum,
@@ -449,7 +449,11 @@ class StoredMetadata {
   }
 
   stored(value: Record<string, unknown> | undefined): Record<string, unknown> {
-    const text = this.json(value);
+    return this.storedText(this.json(value));
+  }
+
+  /** `stored` from the JSON text `json` returned. */
+  storedText(text: string): Record<string, unknown> {
     let c = this.canonical.get(text);
     if (c === undefined) {
       c = JSON.stringify(jsonbOrder(JSON.parse(text)));
