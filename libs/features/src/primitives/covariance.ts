@@ -32,9 +32,9 @@ export class RollingCovariance {
   readonly window: number;
   protected bx: RollingWindow;
   protected by: RollingWindow;
-  private kx = 0;
-  private ky = 0;
-  private readonly acc = new Float64Array(10);
+  protected kx = 0;
+  protected ky = 0;
+  protected readonly acc = new Float64Array(10);
   private peakX = 0;
   private peakY = 0;
   private nRebases = 0;

@@ -2,11 +2,12 @@
  * The features pipeline: consumed leg bars → aligned pair bars → PairFeatureEngine → stored vectors + outbox.
  *
  * The database is the truth, the in-memory engines a cache of it:
- * - Every leg bar is stored (idempotently) in `features.leg_bars`. In the same transaction each series (pair ×
- *   timeframe) using that symbol locks its `pair_state` row, checks that its engine has consumed exactly what the
- *   row says (else it restores it: latest checkpoint + replay of the bars consumed after it), then feeds every bar
- *   time after `last_ts` where both legs are stored, in time order, storing one vector (and, when complete, one
- *   outbox row) per bar and a checkpoint every `checkpointEvery` bars.
+ * - A batch of consumed leg bars is one transaction. Every series (pair × timeframe) the batch touches locks its
+ *   `pair_state` row and checks that its engine has consumed exactly what the row says (else it is restored: latest
+ *   checkpoint + replay of the bars consumed after it). Then bar by bar, in stream order: the leg is stored
+ *   (idempotently, `features.leg_bars`), and when it completes its bar time (the other leg is stored, the time is
+ *   after `last_ts`) every series using it is fed that time — one vector (and, when complete, one outbox row) per
+ *   bar time, a checkpoint every `checkpointEvery` bars.
  * - A redelivered or replayed bar finds its key stored and its bar time passed: nothing changes. A new leg bar for
  *   a bar time its series has passed is counted and dropped (`out_of_order`).
  * - A transaction that fails leaves the engine ahead of its row; the next use sees the mismatch and restores it, so

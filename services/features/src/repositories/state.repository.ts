@@ -16,16 +16,16 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /** `pair_state` (how far each series has advanced) and `checkpoints` (engine snapshots). */
 export class StateRepository {
-  /** Creates the series row when missing and locks it for the transaction. */
+  /**
+   * Creates the series row when missing and locks it for the transaction, in one round trip: the no-op update of
+   * an existing row takes its row lock and returns it like `select … for update` would.
+   */
   async lock(trx: Kysely<DB>, key: SeriesKey, legs: { symbolA: string; symbolB: string }): Promise<PairStateRow> {
-    await sql`
+    const r = await sql<PairStateRow>`
       insert into features.pair_state (pair_id, timeframe, schema_hash, symbol_a, symbol_b)
       values (${key.pairId}, ${key.timeframe}, ${key.schemaHash}, ${legs.symbolA}, ${legs.symbolB})
-      on conflict do nothing`.execute(trx);
-    const r = await sql<PairStateRow>`
-      select last_ts, bars_seen from features.pair_state
-      where pair_id = ${key.pairId} and timeframe = ${key.timeframe} and schema_hash = ${key.schemaHash}
-      for update`.execute(trx);
+      on conflict (pair_id, timeframe, schema_hash) do update set symbol_a = features.pair_state.symbol_a
+      returning last_ts, bars_seen`.execute(trx);
     return r.rows[0]!;
   }
 
@@ -33,17 +33,6 @@ export class StateRepository {
     await sql`
       update features.pair_state set last_ts = ${iso(lastMs)}::timestamptz, bars_seen = ${barsSeen}, updated_at = now()
       where pair_id = ${key.pairId} and timeframe = ${key.timeframe} and schema_hash = ${key.schemaHash}`.execute(trx);
-  }
-
-  /** Has any of these series (active schema hashes) consumed bar time `tsMs` or a later one? */
-  async anyPassed(trx: Kysely<DB>, keys: readonly SeriesKey[], tsMs: number): Promise<boolean> {
-    for (const k of keys) {
-      const r = await sql<{ n: number }>`
-        select 1 as n from features.pair_state
-        where pair_id = ${k.pairId} and timeframe = ${k.timeframe} and schema_hash = ${k.schemaHash} and last_ts >= ${iso(tsMs)}::timestamptz`.execute(trx);
-      if (r.rows.length > 0) return true;
-    }
-    return false;
   }
 
   /** The newest checkpoint at or before `maxBarsSeen` bars. */
