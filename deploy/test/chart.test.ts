@@ -185,8 +185,15 @@ describe('noctria chart', () => {
   it('never renders a secret-looking variable as a plain value, in any workload', async () => {
     const all = await render([...MONITORING, '--set', 'services.ingest.retention.enabled=true', '--set', 'global.otelEndpoint=http://otel-collector.monitoring:4318']);
     const workloads = all.filter((o) => ['Deployment', 'Job', 'CronJob'].includes(o.kind));
-    // features and ingest Deployments and migration Jobs, ingest's retention CronJob.
-    expect(workloads.map((w) => w.metadata.name).sort()).toEqual(['rel-noctria-features', 'rel-noctria-features-migrate', 'rel-noctria-ingest', 'rel-noctria-ingest-migrate', 'rel-noctria-ingest-retention']);
+    // features and ingest Deployments, migration Jobs and retention CronJobs.
+    expect(workloads.map((w) => w.metadata.name).sort()).toEqual([
+      'rel-noctria-features',
+      'rel-noctria-features-migrate',
+      'rel-noctria-features-retention',
+      'rel-noctria-ingest',
+      'rel-noctria-ingest-migrate',
+      'rel-noctria-ingest-retention',
+    ]);
     for (const w of workloads) {
       for (const e of container(w).env) {
         if (/DATABASE_URL|API_KEY|PASSWORD|SECRET|TOKEN/.test(e.name)) expect(e.valueFrom?.secretKeyRef).toBeDefined();
@@ -243,8 +250,8 @@ describe('noctria chart', () => {
 
   it('every command the workloads run is an entry file of the build layout (src/<x>.ts → dist/<x>.js)', async () => {
     const all = await render(['--set', 'services.ingest.retention.enabled=true']);
-    const commands = all.filter((o) => ['Deployment', 'Job'].includes(o.kind)).map((o) => container(o).command as string[]);
-    expect(commands.length).toBeGreaterThanOrEqual(2);
+    const commands = all.filter((o) => ['Deployment', 'Job', 'CronJob'].includes(o.kind)).map((o) => container(o).command as string[]);
+    expect(commands.length).toBeGreaterThanOrEqual(6);
     for (const cmd of commands) {
       expect(cmd[0]).toBe('node');
       const ts = cmd[1]!.replace(/^dist\//, '').replace(/\.js$/, '.ts');
@@ -333,14 +340,29 @@ describe('noctria chart', () => {
   });
 
   it('retention CronJob (on by default) runs the one-shot entry daily in UTC, never concurrently, with the service env', async () => {
-    expect(byKind(await render(['--set', 'services.ingest.retention.enabled=false']), 'CronJob')).toEqual([]);
-    const cj = byKind(objects, 'CronJob')[0]!;
+    expect(byKind(await render(['--set', 'services.ingest.retention.enabled=false', '--set', 'services.features.retention.enabled=false']), 'CronJob')).toEqual([]);
+    const cj = named(objects, 'CronJob', 'rel-noctria-ingest-retention');
     expect(container(cj).command).toEqual(['node', 'dist/services/ingest/src/retention.js']);
     expect(cj.spec.schedule).toBe('30 3 * * *');
     expect(cj.spec.timeZone).toBe('Etc/UTC');
     expect(cj.spec.concurrencyPolicy).toBe('Forbid');
     expect(envOf(container(cj), 'DATABASE_URL')?.valueFrom?.secretKeyRef).toBeDefined();
     expect(envOf(container(cj), 'NOCTRIA_CONFIG_DIR')).toBeDefined();
+  });
+
+  it('features retention CronJob runs its entry daily in UTC after ingest\'s, with the service env (beta-jump window included)', async () => {
+    const cj = named(objects, 'CronJob', 'rel-noctria-features-retention');
+    expect(container(cj).command).toEqual(['node', 'dist/services/features/src/retention.js']);
+    expect(cj.spec.schedule).toBe('45 3 * * *');
+    expect(cj.spec.timeZone).toBe('Etc/UTC');
+    expect(cj.spec.concurrencyPolicy).toBe('Forbid');
+    expect(cj.spec.jobTemplate.spec.template.metadata.labels['app.kubernetes.io/component']).toBe('retention');
+    const c = container(cj);
+    expect(envOf(c, 'DATABASE_URL')?.valueFrom?.secretKeyRef).toBeDefined();
+    expect(envOf(c, 'NOCTRIA_CONFIG_DIR')).toBeDefined();
+    // The retention keeps the jump rule's history: it must read the window the service runs with.
+    expect(envOf(c, 'FEATURES_BETA_JUMP_WINDOW')?.value).toBe(envOf(container(named(objects, 'Deployment', 'rel-noctria-features')), 'FEATURES_BETA_JUMP_WINDOW')?.value);
+    expect(byKind(await render(['--set', 'services.features.retention.enabled=false']), 'CronJob').map((o) => o.metadata.name)).toEqual(['rel-noctria-ingest-retention']);
   });
 
   it('pins the image by digest when given', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { parse } from 'yaml';
 import { createIngestMetrics } from '@noctria/ingest';
+import { createFeaturesMetrics, createFeaturesRetentionMetrics } from '@noctria/features-service';
 import { EXTERNAL_SERIES, ROOT, markdownAnchors, promqlMetricNames, read, registeredMetricNames, seriesNames } from './helpers.js';
 
 interface Rule {
@@ -85,6 +86,13 @@ describe('Prometheus rules (deploy/prometheus/rules.yaml)', () => {
     const threshold = (id: string) => Number(/>\s*([0-9.]+)\s*$/.exec(rules.find((r) => r.labels.error_id === id)!.expr.trim())![1]);
     expect(threshold('DATA_DQ_MISSING')).toBeCloseTo(dq.missing_rate * 0.8, 10);
     expect(threshold('DATA_DQ_OUTLIER')).toBeCloseTo(dq.outlier_rate * 0.8, 10);
+  });
+
+  it('alert on feature lag at the freshness_budget_seconds of configs/pipeline_policy.yaml, per timeframe', () => {
+    const budget = (parse(read('configs/pipeline_policy.yaml')) as { freshness_budget_seconds: { value: Record<string, number> } }).freshness_budget_seconds.value;
+    const expr = rules.find((r) => r.alert === 'NoctriaFeaturesLagAboveBudget')!.expr;
+    const found = Object.fromEntries([...expr.matchAll(/timeframe="(\w+)"\}\[\w+\]\)\)\)\s*>\s*([0-9.]+)/g)].map((m) => [m[1]!, Number(m[2])]));
+    expect(found).toEqual(budget);
   });
 
   it('pass promtool check rules and the promtool unit tests (deploy/prometheus/rules.test.yaml)', () => {
@@ -170,5 +178,52 @@ describe('sync script', () => {
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
+  });
+});
+
+describe('Grafana dashboard (deploy/grafana/dashboards/features.json)', () => {
+  const features = JSON.parse(read('deploy/grafana/dashboards/features.json')) as typeof dashboard;
+  const series = seriesNames();
+  const targets = features.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+
+  it('queries only metrics the code registers', () => {
+    const exprs = [...targets, ...features.annotations.list.filter((a) => a.expr).map((a) => ({ panel: 'annotation', expr: a.expr! }))];
+    for (const t of exprs) {
+      for (const name of promqlMetricNames(t.expr)) {
+        expect({ panel: t.panel, name, known: series.has(name) || EXTERNAL_SERIES.has(name) }).toEqual({ panel: t.panel, name, known: true });
+      }
+    }
+    for (const v of features.templating.list.filter((v) => v.type === 'query')) {
+      const q = typeof v.query === 'string' ? v.query : (v.query as { query: string }).query;
+      const m = /label_values\(([a-zA-Z_:][\w:]*)/.exec(q);
+      expect(m && series.has(m[1]!)).toBe(true);
+    }
+  });
+
+  it('shows every features metric of the real registry (service and retention)', () => {
+    const used = new Set(targets.flatMap((t) => promqlMetricNames(t.expr)));
+    const registry = new Registry();
+    createFeaturesMetrics(registry);
+    createFeaturesRetentionMetrics(registry);
+    const names = registry.getMetricsAsArray().map((m) => m.name);
+    expect(names.length).toBeGreaterThan(15);
+    // The gauge of the last retention run is for ad-hoc queries; every other metric has a panel.
+    for (const name of names.filter((n) => n !== 'features_retention_last_run_timestamp_seconds')) {
+      expect({ name, shown: used.has(name) || used.has(`${name}_bucket`) }).toEqual({ name, shown: true });
+    }
+  });
+
+  it('has a uid distinct from the pipeline dashboard, unique panel ids, a datasource variable and valid layout', () => {
+    expect(features.uid).not.toBe(dashboard.uid);
+    const ids = features.panels.map((p) => (p as unknown as { id: number }).id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(features.templating.list.some((v) => v.type === 'datasource')).toBe(true);
+    for (const p of features.panels as unknown as Array<{ gridPos: { x: number; w: number } }>) expect(p.gridPos.x + p.gridPos.w).toBeLessThanOrEqual(24);
+  });
+
+  it('every features alert names a runbook section of docs/runbooks/features.md', () => {
+    const featureRules = rules.filter((r) => r.alert.startsWith('NoctriaFeatures'));
+    expect(featureRules.length).toBeGreaterThanOrEqual(8);
+    for (const r of featureRules) expect(r.annotations.runbook_url).toMatch(/docs\/runbooks\/features\.md#/);
   });
 });

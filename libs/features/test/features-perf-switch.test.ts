@@ -185,4 +185,22 @@ describe('robust switch fast path (fast-check against the brute-force formula)',
     expect(fired).toBeGreaterThan(20);
     expect(r.switchStats.rebuilds).toBeGreaterThan(100);
   });
+
+  it('RollingOls.fit() gives bit for bit what the separate getters give, also for constant x and short windows', () => {
+    const rng = new Rng(5);
+    for (const n of [2, 3, 20]) {
+      const o = new RollingOls(n);
+      for (let i = 0; i < 400; i++) {
+        // Stretches of constant x (no slope) and of collinear points (ssr at 0) between noisy ones.
+        const phase = Math.floor(i / 50) % 3;
+        const x = phase === 0 ? 7 : 100 + i + rng.normal();
+        const y = phase === 2 ? 3 - 0.5 * x : 1 + 2 * x + rng.normal();
+        o.push(x, y);
+        o.fit();
+        const got = [o.fitSlope, o.fitIntercept, o.fitSsr, o.fitSyy, o.fitMeanY];
+        const want = [o.slope(), o.intercept(), o.ssr(), o.syy(), o.meanY()];
+        for (let k = 0; k < 5; k++) expect({ i, k, same: Object.is(got[k], want[k]) }).toEqual({ i, k, same: true });
+      }
+    }
+  });
 });

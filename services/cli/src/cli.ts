@@ -15,6 +15,8 @@ import { exportBars, humanExport } from './commands/bars-export.js';
 import { reportDemoData, writeDemoData } from './commands/demo-data.js';
 import { computeFeaturesFromFiles, featureParamsFor, reportFeatures } from './commands/features.js';
 import { computeLabelsFromFiles, labelParamsFor, reportLabels } from './commands/labels.js';
+import { buildDatasetOffline, buildDatasetRemote, reportDataset } from './commands/dataset.js';
+import { codeVersion } from '@noctria/features-service';
 import { humanBackfill, runBackfill } from './commands/ingest-backfill.js';
 import { humanImport, importBarFile, type ImportFileResult, type ImportFormat } from './commands/ingest-import.js';
 import { ingestStatus } from './commands/ingest-status.js';
@@ -310,6 +312,86 @@ export function buildProgram(state: State): Command {
       });
       reportLabels(out, result, timeframe, labelParams);
     });
+
+  // ── dataset ────────────────────────────────────────────────────────────────────
+  program
+    .command('dataset')
+    .description('training dataset snapshots (features + AI1/AI2 labels + event metadata; Parquet per pair + manifest.json)')
+    .command('build')
+    .description('offline from two canonical-bar CSV files (--a --b --pair-id --out), or --remote from the running fleet\'s features service (cluster profile)')
+    .option('--a <file>', 'offline: leg A bars (CSV ts_utc,open,high,low,close[,volume])')
+    .option('--b <file>', 'offline: leg B bars (CSV)')
+    .option('--pair-id <id>', 'offline: pair id written in the snapshot (legs from configs/universe.yaml when listed there)')
+    .option('--out <dir>', 'directory the snapshot files are written to (required offline; with --remote: download them)')
+    .option('--remote', 'ask the features service of the running fleet over the bus (rpc.features.snapshot)')
+    .option('--pairs <ids...>', 'remote: pair ids (default: every pair of the timeframe)')
+    .option('--timeframe <tf>', 'timeframe (default: timeframe_default of pipeline_policy)')
+    .option('--from <date>', 'inclusive start, UTC date or RFC3339 (offline default: the first bar; required with --remote)')
+    .option('--to <date>', 'exclusive end, UTC date or RFC3339 (offline default: after the last bar; required with --remote)')
+    .option('--seed <n>', 'seed recorded in the manifest (for the trainer\'s splits)', '0')
+    .addOption(new Option('--calendar <calendar>', 'offline: trading calendar (default: calendar of universe.yaml)').choices(['24/5', '24/7']))
+    .option('--param <key=value...>', 'offline: override a feature parameter of pipeline_policy')
+    .option('--label-param <key=value...>', 'override a label parameter of core_policy, e.g. --label-param zEntry=2.5')
+    .option('--timeout <seconds>', 'remote: how long to wait for the build', '600')
+    .action(
+      async (
+        opts: { a?: string; b?: string; pairId?: string; out?: string; remote?: boolean; pairs?: string[]; timeframe?: string; from?: string; to?: string; seed: string; calendar?: '24/5' | '24/7'; param?: string[]; labelParam?: string[]; timeout: string },
+        cmd: Command,
+      ) => {
+        const { env, policies } = policiesFor(cmd, state);
+        const out = new Output(io, globalsOf(cmd).json === true);
+        const pipeline = policies.pipeline_policy.values;
+        const timeframe = parseTimeframeOption(opts.timeframe ?? pipeline.timeframe_default, pipeline.timeframe_allowed);
+        const seed = parseIntOption(opts.seed, '--seed', 0, 2 ** 31 - 1);
+        const fromMs = opts.from !== undefined ? parseDateOption(opts.from, '--from') : undefined;
+        const toMs = opts.to !== undefined ? parseDateOption(opts.to, '--to') : undefined;
+        if (fromMs !== undefined && toMs !== undefined) assertRange(fromMs, toMs);
+        const calendar = opts.calendar ?? policies.universe.values.calendar;
+        const labelParams = labelParamsFor(policies.core_policy.values, timeframe, calendar, opts.labelParam);
+        if (opts.remote) {
+          if (opts.a !== undefined || opts.b !== undefined || opts.pairId !== undefined || opts.param !== undefined) throw argsError('--remote takes --pairs, not --a/--b/--pair-id/--param (the service uses its stored bars and parameters)');
+          if (fromMs === undefined || toMs === undefined) throw argsError('--remote needs --from and --to');
+          const overrides: Record<string, number> = {};
+          for (const kv of (opts.labelParam ?? []).flatMap((x) => x.split(',')).filter((x) => x.trim() !== '')) {
+            const [k, v] = kv.split('=');
+            overrides[k!.trim()] = Number(v);
+          }
+          const pairs = opts.pairs?.flatMap((p) => p.split(',')).map((p) => p.trim()).filter((p) => p !== '');
+          const result = await buildDatasetRemote(
+            env,
+            {
+              body: { timeframe, from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), seed, ...(pairs && pairs.length > 0 ? { pairs } : {}), ...(Object.keys(overrides).length > 0 ? { label_params: overrides } : {}) },
+              ...(opts.out !== undefined ? { out: opts.out } : {}),
+              timeoutMs: parseIntOption(opts.timeout, '--timeout', 1, 86_400) * 1000,
+            },
+            (s) => out.note(s),
+          );
+          reportDataset(out, result);
+          return;
+        }
+        if (opts.a === undefined || opts.b === undefined || opts.pairId === undefined || opts.out === undefined) throw argsError('dataset build needs --a, --b, --pair-id and --out (or --remote)');
+        if (!/^[A-Za-z0-9_-]{1,64}$/.test(opts.pairId)) throw argsError(`--pair-id must be [A-Za-z0-9_-]{1,64}, got ${JSON.stringify(opts.pairId)}`);
+        const listed = policies.universe.values.pairs.find((p) => p.pair_id === opts.pairId);
+        const result = await buildDatasetOffline({
+          a: opts.a,
+          b: opts.b,
+          pairId: opts.pairId,
+          legs: listed ? [listed.leg_A.canonical_symbol, listed.leg_B.canonical_symbol] : ['A', 'B'],
+          out: opts.out,
+          timeframe,
+          timeframeAllowed: pipeline.timeframe_allowed,
+          ...(fromMs !== undefined ? { fromMs } : {}),
+          ...(toMs !== undefined ? { toMs } : {}),
+          calendar,
+          dq: { missing_fill_max_run: pipeline.missing_fill_max_run, outlier_sigma: pipeline.outlier_sigma, dq_spike_k: pipeline.dq_spike_k },
+          featureParams: featureParamsFor(pipeline, opts.param),
+          labelParams,
+          seed,
+          codeVersion: codeVersion(envOf(io)),
+        });
+        reportDataset(out, result);
+      },
+    );
 
   // ── config ─────────────────────────────────────────────────────────────────────
   program

@@ -32,6 +32,8 @@ export const featuresEnvSchema = z.object({
    * back to the bus (redelivered with backoff); capped at a third of FEATURES_ACK_WAIT_MS.
    */
   FEATURES_STORE_RETRY_MS: envInt(10_000, { min: 0, max: 300_000 }),
+  /** In-process retention (data_retention.yaml features_cache_months) every this many ms; 0 = only the CronJob. */
+  FEATURES_RETENTION_INTERVAL_MS: envInt(86_400_000, { min: 0, max: 7 * 86_400_000 }),
 });
 
 export type FeaturesEnv = z.output<typeof featuresEnvSchema>;

@@ -20,5 +20,9 @@ export const FEATURES_ERROR = {
   STALE: 'DATA_LATENCY_STALE',
   /** Publishing an outbox message failed (kept and retried). */
   PUBLISH: 'DATA_BUS_PUBLISH',
+  /** Retention kept data older than features_cache_months because an engine restart needs it (cutoff clamped). */
+  RETENTION_CLAMP: 'DATA_RETENTION_CLAMP',
+  /** The features retention run failed. */
+  RETENTION: 'DATA_FEATURES_RETENTION',
 } as const;
 export type FeaturesErrorId = (typeof FEATURES_ERROR)[keyof typeof FEATURES_ERROR];

@@ -2,6 +2,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { FeaturesController } from './http/features.controller.js';
 import { FEATURES_OPTIONS } from './features.tokens.js';
 import { FeaturesRuntime, type FeaturesModuleOptions } from './features.runtime.js';
+import { DatasetService } from './datasets/dataset.service.js';
+import { DatasetsController } from './datasets/datasets.controller.js';
 
 /**
  * The features service module. It expects the global PlatformModule (added by `bootstrapService`) for KYSELY
@@ -12,9 +14,9 @@ export class FeaturesModule {
   static forRoot(options: FeaturesModuleOptions): DynamicModule {
     return {
       module: FeaturesModule,
-      controllers: [FeaturesController],
-      providers: [{ provide: FEATURES_OPTIONS, useValue: options }, FeaturesRuntime],
-      exports: [FeaturesRuntime],
+      controllers: [FeaturesController, DatasetsController],
+      providers: [{ provide: FEATURES_OPTIONS, useValue: options }, FeaturesRuntime, DatasetService],
+      exports: [FeaturesRuntime, DatasetService],
     };
   }
 }

@@ -3,7 +3,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
 import { featureBarsConsumer, streamFor, type ConsumerDefinition } from '@noctria/contracts';
-import { BUS, JetStreamBus, KYSELY, LOGGER, METRICS_REGISTRY, ShutdownCoordinator, jetStreamDurables, type Bus, type Logger } from '@noctria/platform';
+import { BUS, JetStreamBus, KYSELY, LOGGER, METRICS_REGISTRY, ShutdownCoordinator, jetStreamDurables, reportError, type Bus, type Logger } from '@noctria/platform';
 import type { DB } from './db/schema.js';
 import { FEATURES_OPTIONS } from './features.tokens.js';
 import { BarConsumer } from './pipeline/bar-consumer.js';
@@ -13,6 +13,9 @@ import type { FeaturesSettings } from './pipeline/settings.js';
 import { VectorsRepository } from './repositories/vectors.repository.js';
 import { registerRpcHandlers } from './rpc/rpc.handlers.js';
 import { createFeaturesMetrics, type FeaturesMetrics } from './telemetry.js';
+import { scheduleFeaturesRetention, type FeaturesRetentionSettings } from './retention.service.js';
+import { FEATURES_ERROR } from './errors.js';
+import type { DatasetOptions } from './datasets/dataset.service.js';
 
 export interface FeaturesModuleOptions {
   settings: FeaturesSettings;
@@ -34,6 +37,10 @@ export interface FeaturesModuleOptions {
   batchMax?: number;
   /** Ack wait of the bar consumer (default 30 s); also how long a start waits when the durable holds unacked bars. */
   ackWaitMs?: number;
+  /** In-process retention of the features cache (retention.service.ts); omitted: not scheduled. */
+  retention?: { settings: FeaturesRetentionSettings; intervalMs: number };
+  /** Training dataset snapshots (calendar, DQ thresholds, label policy, retention); defaults when absent. */
+  datasets?: DatasetOptions;
 }
 
 /**
@@ -108,6 +115,18 @@ export class FeaturesRuntime implements OnApplicationBootstrap, OnModuleDestroy 
     await this.pipeline.start();
     this.relay.start();
     this.shutdown.register('features.outbox-relay', { stop: () => this.relay.stop() });
+    if (this.options.retention && this.options.retention.intervalMs > 0) {
+      const { registry, logger } = this;
+      const retention = scheduleFeaturesRetention({
+        db: this.db,
+        logger,
+        registry,
+        ...this.options.retention,
+        now: this.options.now ?? Date.now,
+        onError: (err) => reportError(err, { logger, registry, fallbackId: FEATURES_ERROR.RETENTION, context: { event: 'retention_failed' } }),
+      });
+      this.shutdown.register('features.retention', { stop: retention.stop });
+    }
     // One stoppable, in order: no bar in flight, then a checkpoint of every engine (a restart then replays nothing).
     this.shutdown.register('features.bars', {
       stop: async () => {

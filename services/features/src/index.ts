@@ -18,3 +18,29 @@ export { BetaJumpDetector, vectorQuality, type LegObservation, type VectorQualit
 export { float8ArrayLiteral, float8ArrayFromDb } from './pipeline/float8-array.js';
 export { createFeaturesMetrics, type FeaturesMetrics } from './telemetry.js';
 export { FEATURES_ERROR } from './errors.js';
+export {
+  FeaturesRetentionService,
+  createFeaturesRetentionMetrics,
+  featuresRetentionSettingsFromPolicies,
+  type FeaturesRetentionSettings,
+  type RetentionResult as FeaturesRetentionResult,
+} from './retention.service.js';
+export { runFeaturesRetention, featuresRetentionEnvSchema } from './retention.js';
+export {
+  buildSnapshot,
+  computePair,
+  canonicalJson,
+  combinedDataHash,
+  sha256Hex,
+  snapshotIdOf,
+  SNAPSHOT_FORMAT,
+  SNAPSHOT_COLUMNS,
+  type BuiltSnapshot,
+  type SnapshotFile,
+  type SnapshotManifest,
+  type SnapshotPairInput,
+  type SnapshotSpec,
+} from './datasets/snapshot.js';
+export { DatasetService, snapshotRequestSchema, type DatasetOptions, type SnapshotView, type SnapshotRequest, type PairIntegrity } from './datasets/dataset.service.js';
+export { DATASET_ERROR } from './datasets/errors.js';
+export { codeVersion } from './datasets/code-version.js';

@@ -3,6 +3,7 @@ import { loadPolicySet } from '@noctria/policy';
 import type { FeaturesEnv } from './config.js';
 import type { FeaturesModuleOptions } from './features.runtime.js';
 import { featuresSettingsFromPolicies } from './pipeline/settings.js';
+import { featuresRetentionSettingsFromPolicies } from './retention.service.js';
 
 export const FEATURES_SERVICE = 'features';
 
@@ -31,5 +32,12 @@ export function buildFeaturesOptions(
     storeRetryMs: Math.min(env.FEATURES_STORE_RETRY_MS, Math.floor(env.FEATURES_ACK_WAIT_MS / 3)),
     batchMax: env.FEATURES_BATCH_MAX,
     ackWaitMs: env.FEATURES_ACK_WAIT_MS,
+    retention: { settings: featuresRetentionSettingsFromPolicies(set, { betaJumpWindow: env.FEATURES_BETA_JUMP_WINDOW }), intervalMs: env.FEATURES_RETENTION_INTERVAL_MS },
+    datasets: {
+      calendar: set.universe.values.calendar,
+      dq: { missing_fill_max_run: set.pipeline_policy.values.missing_fill_max_run, outlier_sigma: set.pipeline_policy.values.outlier_sigma, dq_spike_k: set.pipeline_policy.values.dq_spike_k },
+      labelPolicy: set.core_policy.values,
+      retentionMonths: set.data_retention.values.features_snapshot_months,
+    },
   };
 }
