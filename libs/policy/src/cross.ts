@@ -1,4 +1,5 @@
 import { isTimeframe } from '@noctria/canonical-bar';
+import { featureParamsFromPolicy, fullVectorWarmupBars } from '@noctria/features';
 import { requiredCanonicalMonths } from './calendar.js';
 import { PolicyError, type PolicyIssue } from './errors.js';
 import { isSecretRef } from './secrets.js';
@@ -7,6 +8,15 @@ import type { PolicySet, PolicyValues } from './types.js';
 type Values = { [N in keyof PolicyValues]: PolicyValues[N] };
 
 const EPS = 1e-9;
+
+/** Bars before the first complete feature vector under these windows; undefined when the windows are invalid (the schema and feature-window rules report that). */
+function featureWarmupBars(pipe: Values['pipeline_policy']): number | undefined {
+  try {
+    return fullVectorWarmupBars(featureParamsFromPolicy(pipe)) + 1;
+  } catch {
+    return undefined;
+  }
+}
 const isMultiple = (x: number, step: number) => Math.abs(x / step - Math.round(x / step)) < 1e-6;
 const fmt = (n: number) => Number(n.toFixed(2)).toString();
 
@@ -47,20 +57,16 @@ export function checkCrossRules(set: Values | PolicySet): PolicyIssue[] {
 
   // --- retention covers the feature windows; lookback within retention --------------------------------------
   const validTfs = allowed.filter(isTimeframe);
-  if (validTfs.length > 0) {
-    const req = requiredCanonicalMonths({
-      beta_window_bars: pipe.beta_window_bars,
-      z_window_bars: pipe.z_window_bars,
-      timeframes: validTfs,
-      calendar: universe.calendar,
-    });
+  const warmupBars = featureWarmupBars(pipe);
+  if (validTfs.length > 0 && warmupBars !== undefined) {
+    const req = requiredCanonicalMonths({ warmup_bars: warmupBars, timeframes: validTfs, calendar: universe.calendar });
     if (ret.canonical_months < req.months) {
       const per = validTfs.map((tf) => `${tf}: ${fmt(req.perTimeframe[tf] ?? 0)}`).join(', ');
       add(
         'data_retention',
         '/canonical_months/value',
         `canonical_months=${ret.canonical_months} is below the minimum of ${req.months} months: the feature windows need ${req.bars} bars ` +
-          `(max(beta_window_bars=${pipe.beta_window_bars}, z_window_bars=${pipe.z_window_bars}) + 180), which span ${fmt(req.perTimeframe[req.timeframe] ?? 0)} months ` +
+          `before the first complete feature vector (beta_window_bars=${pipe.beta_window_bars}, z_window_bars=${pipe.z_window_bars}, slope_window_bars=${pipe.slope_window_bars}), which span ${fmt(req.perTimeframe[req.timeframe] ?? 0)} months ` +
           `at ${req.timeframe} on the ${universe.calendar} calendar (months per timeframe: ${per})`,
       );
     }

@@ -3,6 +3,15 @@ import { DAYS_PER_MONTH, loadPolicySet, requiredCanonicalMonths, type PolicyIssu
 import { CONFIGS, configText, mutated, setError } from './helpers.js';
 
 /** Independent arithmetic: bars → trading days (24 h/day) → calendar days (24/5: ×7/5) → months. */
+/**
+ * Bars up to the first complete feature vector, from the issue-3 conventions written out: β from bar β, z needs
+ * z_window spreads, slope_z needs slope_window z values; vol_ratio_spread needs atr_period spread changes after the
+ * first spread, then the 180-bar ATR median.
+ */
+function firstVectorBars(beta: number, z = 180, slope = 20, atr = 14, median = 180): number {
+  return Math.max(beta + z + slope - 2, beta + atr + median - 1);
+}
+
 function expectedMonths(bars: number, hoursPerBar: number): number {
   const tradingDays = (bars * hoursPerBar) / 24;
   return Math.ceil((tradingDays * 7) / 5 / (365.2425 / 12));
@@ -56,14 +65,15 @@ describe('cross-rules', () => {
   });
 
   it('canonical_months must cover the feature windows; the message states the minimum', () => {
-    const min = expectedMonths(180 + 180, 4); // largest allowed timeframe is 4h
+    const min = expectedMonths(firstVectorBars(180), 4); // largest allowed timeframe is 4h
     expect(min).toBe(3);
     const lookback = mutated('pipeline_policy', ['history_lookback_months', 'value'], 1);
     const issues = crossIssues({ pipeline_policy: lookback, data_retention: mutated('data_retention', ['canonical_months', 'value'], min - 1) });
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatchObject({ policy: 'data_retention', pointer: '/canonical_months/value' });
     expect(issues[0]?.message).toContain(`canonical_months=${min - 1} is below the minimum of ${min} months`);
-    expect(issues[0]?.message).toContain('360 bars');
+    expect(issues[0]?.message).toContain(`${firstVectorBars(180)} bars`);
+    expect(firstVectorBars(180)).toBe(378);
     expect(issues[0]?.message).toContain('at 4h on the 24/5 calendar');
     // exactly the minimum is accepted
     expect(() =>
@@ -73,17 +83,17 @@ describe('cross-rules', () => {
 
   it('the minimum follows the windows and the largest allowed timeframe', () => {
     const windows = mutated('pipeline_policy', ['beta_window_bars', 'value'], 1000);
-    const min = expectedMonths(1000 + 180, 4);
+    const min = expectedMonths(firstVectorBars(1000), 4);
     const issues = crossIssues({ pipeline_policy: windows, data_retention: mutated('data_retention', ['canonical_months', 'value'], min - 1) });
     expect(issues.map((i) => i.message)).toEqual(
-      expect.arrayContaining([expect.stringContaining(`below the minimum of ${min} months: the feature windows need 1180 bars`)]),
+      expect.arrayContaining([expect.stringContaining(`below the minimum of ${min} months: the feature windows need ${firstVectorBars(1000)} bars`)]),
     );
-    expect(requiredCanonicalMonths({ beta_window_bars: 1000, z_window_bars: 180, timeframes: ['15m', '1h'], calendar: '24/5' })).toMatchObject({
+    expect(requiredCanonicalMonths({ warmup_bars: 1180, timeframes: ['15m', '1h'], calendar: '24/5' })).toMatchObject({
       bars: 1180,
       timeframe: '1h',
       months: expectedMonths(1180, 1),
     });
-    expect(requiredCanonicalMonths({ beta_window_bars: 180, z_window_bars: 180, timeframes: ['4h'], calendar: '24/7' }).perTimeframe['4h']).toBeCloseTo(
+    expect(requiredCanonicalMonths({ warmup_bars: 360, timeframes: ['4h'], calendar: '24/7' }).perTimeframe['4h']).toBeCloseTo(
       360 / 6 / DAYS_PER_MONTH,
       12,
     );

@@ -34,7 +34,7 @@ describe('features schema', () => {
 
   it('the migrate entry applies every migration, is a no-op the second time, and exits 78 / 1 on a bad environment', async () => {
     expect(await runFeaturesMigrations({ DATABASE_URL: test.connectionString }, { logger })).toBe(0);
-    expect(await tables()).toEqual(['checkpoints', 'leg_bars', 'outbox', 'pair_state', 'vectors']);
+    expect(await tables()).toEqual(['checkpoints', 'dataset_snapshots', 'leg_bars', 'outbox', 'pair_state', 'vectors']);
     const applied = await sql<{ name: string }>`select name from features.kysely_migration order by name`.execute(database.db);
     expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(featuresMigrations).sort());
     expect(await runFeaturesMigrations({ POSTGRES_URL: test.connectionString }, { logger })).toBe(0);
