@@ -38,8 +38,17 @@ function aliasTarget(name: string): string {
   return serviceDir ? path.join('services', serviceDir, 'src', 'index.js') : path.join('libs', name, 'src', 'index.js');
 }
 
+function aliasSourceDir(name: string): string {
+  const serviceDir = SERVICE_ALIASES.get(name);
+  return serviceDir ? path.join('services', serviceDir, 'src') : path.join('libs', name, 'src');
+}
+
+const ALIAS_IMPORT = /(from\s+|import\s*\(\s*)(["'])@noctria\/([a-z-]+)\2/g;
+
 /**
- * Compiles every `.ts` file under the given repo-relative directories or files (tests excluded).
+ * Compiles every `.ts` file under the given repo-relative directories or files (tests excluded), plus the sources
+ * of every `@noctria/<name>` project they import, transitively — so a new dependency between libraries does not
+ * break the child processes of tests that did not list it.
  * `repoRoot` defaults to the current working directory (Jest runs from the repo root).
  */
 export async function compileForChild(sources: readonly string[], repoRoot = process.cwd()): Promise<CompiledSources> {
@@ -49,20 +58,31 @@ export async function compileForChild(sources: readonly string[], repoRoot = pro
   const swcrc = JSON.parse(await readFile(path.join(repoRoot, '.swcrc'), 'utf8')) as Record<string, unknown> & { jsc: Record<string, unknown> };
   delete swcrc['$schema'];
   const { baseUrl: _baseUrl, paths: _paths, ...jsc } = swcrc.jsc;
-  const files = (await Promise.all(sources.map((s) => listTs(path.resolve(repoRoot, s))))).flat();
-  await Promise.all(
-    files.map(async (file) => {
-      const { code } = await transform(await readFile(file, 'utf8'), { ...swcrc, jsc, swcrc: false, sourceMaps: false, filename: file });
-      const outFile = path.join(root, path.relative(repoRoot, file).replace(/\.ts$/, '.js'));
-      const rewritten = code.replace(/(from\s+|import\s*\(\s*)(["'])@noctria\/([a-z-]+)\2/g, (_m, pre: string, q: string, name: string) => {
-        let target = path.relative(path.dirname(outFile), path.join(root, aliasTarget(name)));
-        if (!target.startsWith('.')) target = `./${target}`;
-        return `${pre}${q}${target}${q}`;
-      });
-      await mkdir(path.dirname(outFile), { recursive: true });
-      await writeFile(outFile, rewritten);
-    }),
-  );
+  const compiled = new Set<string>();
+  const included = sources.map((s) => path.resolve(repoRoot, s));
+  const covered = (dir: string) => included.some((inc) => dir === inc || dir.startsWith(inc + path.sep));
+  let pending = [...included];
+  while (pending.length > 0) {
+    const files = (await Promise.all(pending.map((s) => listTs(s)))).flat().filter((f) => !compiled.has(f));
+    files.forEach((f) => compiled.add(f));
+    const referenced = new Set<string>();
+    await Promise.all(
+      files.map(async (file) => {
+        const { code } = await transform(await readFile(file, 'utf8'), { ...swcrc, jsc, swcrc: false, sourceMaps: false, filename: file });
+        const outFile = path.join(root, path.relative(repoRoot, file).replace(/\.ts$/, '.js'));
+        const rewritten = code.replace(ALIAS_IMPORT, (_m, pre: string, q: string, name: string) => {
+          referenced.add(name);
+          let target = path.relative(path.dirname(outFile), path.join(root, aliasTarget(name)));
+          if (!target.startsWith('.')) target = `./${target}`;
+          return `${pre}${q}${target}${q}`;
+        });
+        await mkdir(path.dirname(outFile), { recursive: true });
+        await writeFile(outFile, rewritten);
+      }),
+    );
+    pending = [...referenced].map((name) => path.resolve(repoRoot, aliasSourceDir(name))).filter((dir) => !covered(dir));
+    included.push(...pending);
+  }
   return {
     root,
     file: (rel) => path.join(root, rel.replace(/\.ts$/, '.js')),
