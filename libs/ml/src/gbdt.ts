@@ -4,7 +4,8 @@
  * Per round: g = w(p − y), h = w·p(1 − p) at the current margins; rows drawn by Bernoulli(subsample) and
  * features by a seeded partial shuffle (colsampleBytree); the tree grows level by level from per-node
  * gradient/hessian histograms over the bin codes. Only the smaller child's histogram is built from rows; the
- * larger one is parent − smaller (in place in the parent's buffer). Each split scans the value bins left to right
+ * larger one is parent − smaller (in place in the parent's buffer); a child that will not be split (maximum depth, too
+ * little hessian) gets no histogram at all. Each split scans the value bins left to right
  * twice — missing bin on the right, then on the left — and keeps the side with the higher gain (ties: right).
  * Leaf value = −G/(H + λ)·η. All buffers are typed arrays allocated once per training run; the row loops
  * allocate nothing.
@@ -14,6 +15,9 @@ import { ML_ERROR, MlError } from './errors.js';
 import { MODEL_FORMAT, MODEL_VERSION, type GbdtModel, type GbdtTree } from './model.js';
 import { resolveGbdtParams, type GbdtParams } from './params.js';
 import { Rng } from './rng.js';
+
+// Module constants: under Jest's VM contexts a global Math lookup in a per-row loop is slow.
+const { exp, log1p } = Math;
 
 /** Row-major training matrix with labels in [0, 1] and optional non-negative sample weights. */
 export interface Dataset {
@@ -71,7 +75,7 @@ function checkDataset(d: Dataset, what: string): void {
 
 /** log(1 + e^m) − y·m without overflow. */
 function rowLoss(m: number, y: number): number {
-  const sp = m > 0 ? m + Math.log1p(Math.exp(-m)) : Math.log1p(Math.exp(m));
+  const sp = m > 0 ? m + log1p(exp(-m)) : log1p(exp(m));
   return sp - y * m;
 }
 
@@ -133,11 +137,16 @@ class TreeGrower {
   private readonly featOff: Int32Array;
   /** Column-major copy of the bin codes: partitioning reads one feature of many rows, sequentially. */
   private readonly binnedCol: Uint8Array;
+  /** Row-major bin codes with each row padded to a multiple of 4 bytes, for word-wide reads. */
+  private readonly padStride: number;
+  private readonly binnedPad: Uint8Array;
+  /** 32-bit view of binnedPad; null on a big-endian host, where the byte-wise loop is used. */
+  private readonly words: Uint32Array | null;
 
   constructor(
     private readonly p: GbdtParams,
     private readonly bins: FeatureBins,
-    private readonly binned: Uint8Array,
+    binned: Uint8Array,
     private readonly cols: number,
     private readonly rows: number,
   ) {
@@ -149,7 +158,16 @@ class TreeGrower {
     this.ghScratch = new Float64Array(2 * rows);
     this.featOff = new Int32Array(cols);
     this.binnedCol = new Uint8Array(rows * cols);
-    for (let r = 0; r < rows; r++) for (let f = 0; f < cols; f++) this.binnedCol[f * rows + r] = binned[r * cols + f]!;
+    this.padStride = (cols + 3) & ~3;
+    this.binnedPad = new Uint8Array(rows * this.padStride);
+    for (let r = 0; r < rows; r++) {
+      for (let f = 0; f < cols; f++) {
+        const b = binned[r * cols + f]!;
+        this.binnedCol[f * rows + r] = b;
+        this.binnedPad[r * this.padStride + f] = b;
+      }
+    }
+    this.words = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? new Uint32Array(this.binnedPad.buffer) : null;
   }
 
   private takeHist(): number {
@@ -165,37 +183,48 @@ class TreeGrower {
     const stride = this.stride;
     const nf = feats.length;
     const featOff = this.featOff;
+    const missingBin = this.bins.missingBin;
     for (let j = 0; j < nf; j++) {
       const off = feats[j]! * stride;
       featOff[j] = off;
-      hist.fill(0, off, off + 2 * (this.bins.missingBin[feats[j]!]! + 1));
+      hist.fill(0, off, off + 2 * (missingBin[feats[j]!]! + 1));
     }
-    if (start === 0 && end === this.rows) {
-      // The root (every row, in order): feature by feature, so one feature's histogram (≤ 4 KiB) stays in L1
-      // while its column of codes and the gradients stream sequentially.
-      const col = this.binnedCol;
-      const rows = this.rows;
-      for (let j = 0; j < nf; j++) {
-        const off = featOff[j]!;
-        const cb = feats[j]! * rows;
-        for (let i = 0; i < end; i++) {
-          const k = off + 2 * col[cb + i]!;
-          hist[k] = hist[k]! + gh[2 * i]!;
-          hist[k + 1] = hist[k + 1]! + gh[2 * i + 1]!;
-        }
-      }
-      return;
-    }
-    // A subset of rows: row by row, so each row's codes come in with one cache line instead of one per feature.
+    // Row by row for every node, the root included: consecutive rows of one feature often share a bin (discrete
+    // features, the missing bin), and a feature-by-feature loop then waits on each bin's previous add; walking the
+    // row's features interleaves independent adds. Each bin still receives its rows in position order.
+    const ps = this.padStride;
+    const pad = this.binnedPad;
     const cols = this.cols;
-    const binned = this.binned;
-    if (nf === cols) {
+    if (nf === cols && this.words !== null) {
+      // Four codes per 32-bit load (little-endian: byte q of the word is feature 4w + q).
+      const words = this.words;
+      const wps = ps >> 2;
+      const full = cols >> 2;
+      const stride4 = 4 * stride;
       for (let i = start; i < end; i++) {
-        const base = idx[i]! * cols;
+        const r = idx[i]!;
+        const wb = r * wps;
         const g = gh[2 * i]!;
         const h = gh[2 * i + 1]!;
-        for (let j = 0, off = 0; j < cols; j++, off += stride) {
-          const k = off + 2 * binned[base + j]!;
+        let off = 0;
+        for (let w = 0; w < full; w++, off += stride4) {
+          const c = words[wb + w]!;
+          let k = off + ((c & 255) << 1);
+          hist[k] = hist[k]! + g;
+          hist[k + 1] = hist[k + 1]! + h;
+          k = off + stride + ((c >>> 7) & 510);
+          hist[k] = hist[k]! + g;
+          hist[k + 1] = hist[k + 1]! + h;
+          k = off + 2 * stride + ((c >>> 15) & 510);
+          hist[k] = hist[k]! + g;
+          hist[k + 1] = hist[k + 1]! + h;
+          k = off + 3 * stride + ((c >>> 23) & 510);
+          hist[k] = hist[k]! + g;
+          hist[k + 1] = hist[k + 1]! + h;
+        }
+        const base = r * ps;
+        for (let j = full << 2; j < cols; j++, off += stride) {
+          const k = off + 2 * pad[base + j]!;
           hist[k] = hist[k]! + g;
           hist[k + 1] = hist[k + 1]! + h;
         }
@@ -203,11 +232,11 @@ class TreeGrower {
       return;
     }
     for (let i = start; i < end; i++) {
-      const base = idx[i]! * cols;
+      const base = idx[i]! * ps;
       const g = gh[2 * i]!;
       const h = gh[2 * i + 1]!;
       for (let j = 0; j < nf; j++) {
-        const k = featOff[j]! + 2 * binned[base + feats[j]!]!;
+        const k = featOff[j]! + 2 * pad[base + feats[j]!]!;
         hist[k] = hist[k]! + g;
         hist[k + 1] = hist[k + 1]! + h;
       }
@@ -265,7 +294,7 @@ class TreeGrower {
         const g = nG[node]!;
         const h = nH[node]!;
         if (depth >= p.maxDepth || h < 2 * mcw) {
-          this.free.push(hid);
+          if (hid >= 0) this.free.push(hid);
           continue;
         }
         const hist = this.pool[hid]!;
@@ -339,38 +368,72 @@ class TreeGrower {
         const missLeft = bestLeft ? 1 : 0;
         let wl = start;
         let wr = 0;
-        // Branch-free: the side of a row is data-dependent and unpredictable; write to both, advance one.
-        for (let i = start; i < end; i++) {
-          const r = idx[i]!;
-          const b = col[colBase + r]!;
-          const goLeft = b === mb ? missLeft : b <= bestBin ? 1 : 0;
-          const g = ghOrd[2 * i]!;
-          const h = ghOrd[2 * i + 1]!;
-          idx[wl] = r;
-          scratch[wr] = r;
-          ghOrd[2 * wl] = g;
-          ghOrd[2 * wl + 1] = h;
-          ghScratch[2 * wr] = g;
-          ghScratch[2 * wr + 1] = h;
-          wl += goLeft;
-          wr += 1 - goLeft;
+        // A child that will not be split (decided by its hessian sum and depth alone, known before the rows move)
+        // needs no gradients in position order: when neither will, only the row indices are partitioned.
+        const leftSplits = depth + 1 < p.maxDepth && bestHL >= 2 * mcw;
+        const rightSplits = depth + 1 < p.maxDepth && h - bestHL >= 2 * mcw;
+        if (leftSplits || rightSplits) {
+          // Branch-free: the side of a row is data-dependent and unpredictable; write to both, advance one. The
+          // side is arithmetic on comparisons, not ?:, for the same reason (bestBin < mb, so the terms exclude).
+          for (let i = start; i < end; i++) {
+            const r = idx[i]!;
+            const b = col[colBase + r]!;
+            const goLeft = +(b <= bestBin) | (+(b === mb) & missLeft);
+            const g = ghOrd[2 * i]!;
+            const h = ghOrd[2 * i + 1]!;
+            idx[wl] = r;
+            scratch[wr] = r;
+            ghOrd[2 * wl] = g;
+            ghOrd[2 * wl + 1] = h;
+            ghScratch[2 * wr] = g;
+            ghScratch[2 * wr + 1] = h;
+            wl += goLeft;
+            wr += 1 - goLeft;
+          }
+          idx.set(scratch.subarray(0, wr), wl);
+          ghOrd.set(ghScratch.subarray(0, 2 * wr), 2 * wl);
+        } else {
+          for (let i = start; i < end; i++) {
+            const r = idx[i]!;
+            const b = col[colBase + r]!;
+            const goLeft = +(b <= bestBin) | (+(b === mb) & missLeft);
+            idx[wl] = r;
+            scratch[wr] = r;
+            wl += goLeft;
+            wr += 1 - goLeft;
+          }
+          idx.set(scratch.subarray(0, wr), wl);
         }
-        idx.set(scratch.subarray(0, wr), wl);
-        ghOrd.set(ghScratch.subarray(0, 2 * wr), 2 * wl);
         const nLeft = wl - start;
         const nRight = end - wl;
-        // Histogram subtraction: build the smaller child from rows, turn the parent's buffer into the other.
-        const small = this.takeHist();
-        const smallHist = this.pool[small]!;
-        if (nLeft <= nRight) this.buildHist(smallHist, idx, start, wl, feats);
-        else this.buildHist(smallHist, idx, wl, end, feats);
-        for (let j = 0; j < feats.length; j++) {
-          const off = feats[j]! * stride;
-          const lim = off + 2 * (this.bins.missingBin[feats[j]!]! + 1);
-          for (let k = off; k < lim; k++) hist[k] = hist[k]! - smallHist[k]!;
+        // Histogram subtraction: build the smaller child from rows, turn the parent's buffer into the other. A
+        // child that will not be split (at maximum depth, or too little hessian — the same test the next level
+        // applies) needs no histogram; which child is built and which subtracted never changes, so neither do the
+        // sums, and skipping only drops work whose result would be discarded.
+        const smallIsLeft = nLeft <= nRight;
+        let leftHist = -1;
+        let rightHist = -1;
+        if (leftSplits || rightSplits) {
+          const small = this.takeHist();
+          const smallHist = this.pool[small]!;
+          if (smallIsLeft) this.buildHist(smallHist, idx, start, wl, feats);
+          else this.buildHist(smallHist, idx, wl, end, feats);
+          if (smallIsLeft ? rightSplits : leftSplits) {
+            for (let j = 0; j < feats.length; j++) {
+              const off = feats[j]! * stride;
+              const lim = off + 2 * (this.bins.missingBin[feats[j]!]! + 1);
+              for (let k = off; k < lim; k++) hist[k] = hist[k]! - smallHist[k]!;
+            }
+            leftHist = smallIsLeft ? small : hid;
+            rightHist = smallIsLeft ? hid : small;
+          } else {
+            this.free.push(hid);
+            if (smallIsLeft) leftHist = small;
+            else rightHist = small;
+          }
+        } else {
+          this.free.push(hid);
         }
-        const leftHist = nLeft <= nRight ? small : hid;
-        const rightHist = nLeft <= nRight ? hid : small;
         const l = addNode(start, wl, bestGL, bestHL, leftHist);
         const r = addNode(wl, end, g - bestGL, h - bestHL, rightHist);
         tree.feature[node] = bestF;
@@ -463,13 +526,13 @@ export function trainGbdt(data: Dataset, options: TrainOptions = {}): TrainResul
     let loss = 0;
     for (let i = 0; i < n; i++) {
       const m = margin[i]!;
-      const e = Math.exp(-m);
+      const e = exp(-m);
       const pr = 1 / (1 + e);
       const yi = y[i]!;
       const wi = w === undefined ? 1 : w[i]!;
       gh[2 * i] = wi * (pr - yi);
       gh[2 * i + 1] = wi * pr * (1 - pr);
-      loss += wi * ((e === Number.POSITIVE_INFINITY ? 0 : m + Math.log1p(e)) - yi * m);
+      loss += wi * ((e === Number.POSITIVE_INFINITY ? 0 : m + log1p(e)) - yi * m);
     }
     if (round > 0) trainLoss.push(loss / sumW);
     let count = 0;
