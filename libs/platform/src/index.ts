@@ -11,3 +11,5 @@ export * from './health/index.js';
 export * from './cache/index.js';
 export * from './runtime/index.js';
 export * from './nest/index.js';
+export * from './outbox/index.js';
+export * from './http/index.js';

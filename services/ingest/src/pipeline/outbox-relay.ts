@@ -1,145 +1,36 @@
-import type { Kysely } from 'kysely';
-import type { Bus, Logger } from '@noctria/platform';
-import { reportError, withTransaction } from '@noctria/platform';
-import type { Registry } from 'prom-client';
+import type { OutboxRelaySettings } from '@noctria/platform';
+import { OutboxRelay as PlatformOutboxRelay, outboxLiveLagSeconds } from '@noctria/platform';
 import type { DB } from '../db/schema.js';
 import { OutboxRepository } from '../repositories/outbox.repository.js';
 import type { IngestMetrics } from '../telemetry.js';
 
-export const BAR_CLOSE_HEADER = 'Noctria-Bar-Close-Ms';
-export const LIVE_HEADER = 'Noctria-Live';
+export { OUTBOX_BAR_CLOSE_HEADER as BAR_CLOSE_HEADER, OUTBOX_LIVE_HEADER as LIVE_HEADER } from '@noctria/platform';
 
-export interface OutboxRelayOptions {
-  db: Kysely<DB>;
-  bus: Bus;
-  logger: Logger;
+export interface OutboxRelayOptions extends OutboxRelaySettings<DB> {
   metrics: IngestMetrics;
-  registry?: Registry;
-  /** Rows per publishing transaction (default 500). */
-  batchSize?: number;
-  /** Poll interval when nothing kicks the relay (default 1000 ms; catches rows left by a crash). */
-  pollMs?: number;
   /** Wall clock (ms) for lag metrics. */
   now?: () => number;
 }
 
-/**
- * Publishes outbox rows in id order and marks them sent, in one transaction per batch holding the rows
- * `FOR UPDATE SKIP LOCKED` (replicas never publish the same row concurrently). A crash after publishing but
- * before the commit republishes the batch with the same `msgId`s, which JetStream drops inside its duplicate
- * window: at-least-once delivery, exactly-once effect.
- */
-export class OutboxRelay {
-  private readonly repo: OutboxRepository;
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private kicked = false;
-  private draining: Promise<number> | undefined;
-
-  constructor(private readonly options: OutboxRelayOptions) {
-    this.repo = new OutboxRepository(options.db);
-  }
-
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  /** New rows were committed: publish now instead of at the next poll. */
-  kick(): void {
-    this.kicked = true;
-    this.wake?.();
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
-    this.loop = undefined;
-  }
-
-  /** Publishes until no unsent row is left (or publishing fails); returns how many rows were published. */
-  async flush(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const n = await this.drainOnce();
-      total += n;
-      if (n === 0) return total;
-    }
-  }
-
-  /** One batch; concurrent callers in this process share the in-flight batch. */
-  drainOnce(): Promise<number> {
-    this.draining ??= this.publishBatch().finally(() => {
-      this.draining = undefined;
-    });
-    return this.draining;
-  }
-
-  private async run(): Promise<void> {
-    const pollMs = this.options.pollMs ?? 1000;
-    while (this.running) {
-      let n = 0;
-      try {
-        n = await this.drainOnce();
-      } catch (err) {
-        reportError(err, {
-          logger: this.options.logger,
-          registry: this.options.registry,
-          fallbackId: 'DATA_BUS_PUBLISH',
-          context: { event: 'outbox_relay_failed' },
-        });
-      }
-      if (n > 0 || !this.running) continue;
-      if (this.kicked) {
-        this.kicked = false;
-        continue;
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-      this.kicked = false;
-    }
-  }
-
-  private async publishBatch(): Promise<number> {
-    const { bus, metrics } = this.options;
-    const now = this.options.now ?? Date.now;
-    return withTransaction(this.options.db, async (trx) => {
-      const rows = await this.repo.lockPending(trx, this.options.batchSize ?? 500);
-      const sent: number[] = [];
-      for (const row of rows) {
-        try {
-          const ack = await bus.publish(row.subject, new Uint8Array(row.payload), { msgId: row.msg_id, headers: row.headers });
-          metrics.outboxPublished.inc({ outcome: ack.duplicate ? 'duplicate' : 'published' });
-          const closeMs = Number(row.headers[BAR_CLOSE_HEADER]);
-          if (row.headers[LIVE_HEADER] === '1' && Number.isFinite(closeMs)) {
-            const tf = row.subject.split('.').at(-2) ?? '';
-            metrics.pipelineLagSeconds.observe({ timeframe: tf, stage: 'published' }, Math.max(0, (now() - closeMs) / 1000));
-          }
-          sent.push(row.id);
-        } catch (err) {
-          metrics.outboxPublished.inc({ outcome: 'failed' });
-          await this.repo.markFailed(trx, row.id, err instanceof Error ? err.message : String(err));
-          reportError(err, {
-            logger: this.options.logger,
-            registry: this.options.registry,
-            fallbackId: 'DATA_BUS_PUBLISH',
-            context: { event: 'outbox_publish_failed', subject: row.subject, msg_id: row.msg_id },
-          });
-          // Keep per-subject order: stop at the first failure, the rest waits for the next round.
-          break;
+/** The platform relay over `ingest.outbox`, counting `outboxPublished` by outcome and the publish lag of live bars. */
+export class OutboxRelay extends PlatformOutboxRelay<DB> {
+  constructor(options: OutboxRelayOptions) {
+    const { metrics } = options;
+    const now = options.now ?? Date.now;
+    super({
+      ...options,
+      repository: new OutboxRepository(options.db),
+      fallbackErrorId: 'DATA_BUS_PUBLISH',
+      onPublished: (row, outcome) => {
+        metrics.outboxPublished.inc({ outcome });
+        const lag = outboxLiveLagSeconds(row, now);
+        if (lag !== undefined) {
+          // bar-closed subjects end in .<tf>.<symbol>
+          const tf = row.subject.split('.').at(-2) ?? '';
+          metrics.pipelineLagSeconds.observe({ timeframe: tf, stage: 'published' }, lag);
         }
-      }
-      await this.repo.markSent(trx, sent);
-      return sent.length;
+      },
+      onFailed: () => metrics.outboxPublished.inc({ outcome: 'failed' }),
     });
   }
 }
