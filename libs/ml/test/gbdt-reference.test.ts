@@ -4,59 +4,8 @@
  * With fewer distinct values than bins the histogram trainer must build the same trees.
  */
 import { describe, expect, it } from '@jest/globals';
-import { Rng, trainGbdt, type GbdtTree } from '../src/index.js';
-
-interface Params {
-  lambda: number;
-  gamma: number;
-  mcw: number;
-  eta: number;
-  maxDepth: number;
-}
-
-type RefNode = { leaf: number } | { feature: number; threshold: number; missingLeft: boolean; left: RefNode; right: RefNode };
-
-function naiveTree(cols: number[][], rows: number[], g: number[], h: number[], depth: number, p: Params, hasNaN: boolean[]): RefNode {
-  const G = rows.reduce((s, r) => s + g[r]!, 0);
-  const H = rows.reduce((s, r) => s + h[r]!, 0);
-  const leaf = { leaf: (-G / (H + p.lambda)) * p.eta };
-  if (depth >= p.maxDepth) return leaf;
-  let best: { gain: number; f: number; t: number; ml: boolean; left: number[]; right: number[] } | null = null;
-  cols.forEach((col, f) => {
-    const values = [...new Set(col.filter((v) => !Number.isNaN(v)))].sort((a, b) => a - b);
-    for (const t of values.slice(1)) {
-      for (const ml of hasNaN[f] ? [false, true] : [false]) {
-        const left = rows.filter((r) => (Number.isNaN(col[r]!) ? ml : col[r]! < t));
-        const right = rows.filter((r) => !left.includes(r));
-        const gl = left.reduce((s, r) => s + g[r]!, 0);
-        const hl = left.reduce((s, r) => s + h[r]!, 0);
-        if (hl < p.mcw || H - hl < p.mcw) continue;
-        const gain = (gl * gl) / (hl + p.lambda) + ((G - gl) * (G - gl)) / (H - hl + p.lambda) - (G * G) / (H + p.lambda);
-        if (gain > (best?.gain ?? 1e-12)) best = { gain, f, t, ml, left, right };
-      }
-    }
-  });
-  if (best === null || 0.5 * (best as { gain: number }).gain - p.gamma <= 0) return leaf;
-  const b = best as { f: number; t: number; ml: boolean; left: number[]; right: number[] };
-  return {
-    feature: b.f,
-    threshold: b.t,
-    missingLeft: b.ml,
-    left: naiveTree(cols, b.left, g, h, depth + 1, p, hasNaN),
-    right: naiveTree(cols, b.right, g, h, depth + 1, p, hasNaN),
-  };
-}
-
-function expectSame(t: GbdtTree, node: number, ref: RefNode): void {
-  if ('leaf' in ref) {
-    expect(t.feature[node]).toBe(-1);
-    expect(t.value[node]!).toBeCloseTo(ref.leaf, 10);
-    return;
-  }
-  expect([t.feature[node], t.threshold[node], t.defaultLeft[node]]).toEqual([ref.feature, ref.threshold, ref.missingLeft]);
-  expectSame(t, t.left[node]!, ref.left);
-  expectSame(t, t.right[node]!, ref.right);
-}
+import { Rng, trainGbdt } from '../src/index.js';
+import { expectSame, naiveTree, type Params, type RefNode } from './support/naive-tree.js';
 
 describe('histogram trainer against naive exact greedy', () => {
   it.each([1, 2, 3])('builds the same trees for three rounds (data seed %i)', (seed) => {
@@ -85,7 +34,7 @@ describe('histogram trainer against naive exact greedy', () => {
       const pr = margin.map((m) => 1 / (1 + Math.exp(-m)));
       const g = pr.map((q, i) => w[i]! * (q - y[i]!));
       const h = pr.map((q, i) => w[i]! * q * (1 - q));
-      const ref = naiveTree(cols, all, g, h, 0, p, hasNaN);
+      const ref = naiveTree(cols, cols.map((_, f) => f), all, g, h, 0, p, hasNaN);
       expectSame(model.trees[round]!, 0, ref);
       const route = (node: RefNode, r: number): number => {
         if ('leaf' in node) return node.leaf;

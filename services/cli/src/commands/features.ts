@@ -19,6 +19,7 @@ import {
   FEATURE_NAMES,
   FeatureError,
   fullVectorWarmupBars,
+  pairSeriesFromBars,
   resolveFeatureParams,
   type FeatureMatrix,
   type FeatureParams,
@@ -131,35 +132,6 @@ export async function readBarCsv(path: string, leg: string, timeframe: Timeframe
   return { bars, rejects, report: { file: path, rows, accepted: bars.length, rejected: rejects.length } };
 }
 
-/** Column-oriented pair series of the aligned bars. */
-export function pairSeriesOf(aligned: AlignResult): PairSeries {
-  const n = aligned.pairs.length;
-  const s: PairSeries = {
-    tsMs: new Float64Array(n),
-    aOpen: new Float64Array(n),
-    aHigh: new Float64Array(n),
-    aLow: new Float64Array(n),
-    aClose: new Float64Array(n),
-    bOpen: new Float64Array(n),
-    bHigh: new Float64Array(n),
-    bLow: new Float64Array(n),
-    bClose: new Float64Array(n),
-  };
-  for (let i = 0; i < n; i++) {
-    const p = aligned.pairs[i]!;
-    s.tsMs[i] = p.tsMs;
-    s.aOpen[i] = p.a.open;
-    s.aHigh[i] = p.a.high;
-    s.aLow[i] = p.a.low;
-    s.aClose[i] = p.a.close;
-    s.bOpen[i] = p.b.open;
-    s.bHigh[i] = p.b.high;
-    s.bLow[i] = p.b.low;
-    s.bClose[i] = p.b.close;
-  }
-  return s;
-}
-
 export interface PairInput {
   a: LegInput;
   b: LegInput;
@@ -172,7 +144,7 @@ export async function readPair(aPath: string, bPath: string, timeframe: Timefram
   const a = await readBarCsv(aPath, 'A', timeframe, timeframeAllowed);
   const b = await readBarCsv(bPath, 'B', timeframe, timeframeAllowed);
   const aligned = alignPairs(a.bars, b.bars);
-  return { a, b, aligned, series: pairSeriesOf(aligned) };
+  return { a, b, aligned, series: pairSeriesFromBars(aligned.pairs) };
 }
 
 /** Feature parameters of pipeline_policy (as the features service reads them) with `key=value` overrides, validated together. */
